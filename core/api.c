@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/* The public parker calls: one indirect call through the backend pointer
+ * stored in the parker. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+_Static_assert(TPARKER_STATE_OFFSET >= sizeof(void *), "backend pointer fits before the state");
+_Static_assert(TPARKER_STATE_OFFSET % 16 == 0, "state is 16-byte aligned");
+_Static_assert(sizeof(tparker_t) == TPARKER_SIZE, "tparker_t has its documented size");
+_Static_assert(_Alignof(tparker_t) == 16, "tparker_t is 16-byte aligned");
+
+#define TP_TIME_T_MAX ((time_t)((((time_t)1 << (sizeof(time_t) * CHAR_BIT - 2)) - 1) * 2 + 1))
+
+static _Noreturn void tp_misuse(const char *call, const char *what)
+{
+	tp_fatal("%s: %s", call, what);
+}
+
+/* A destroyed parker points here: any later use aborts with a message
+ * instead of running on freed backend state. */
+static _Noreturn void tp_dead_op(void)
+{
+	tp_misuse("tparker", "parker used after tparker_destroy() (initialise it again first)");
+}
+static int tp_dead_probe(const struct tparker_host *h, char *w, size_t l)
+{
+	(void)h, (void)w, (void)l;
+	tp_dead_op();
+}
+static int tp_dead_init(void *s)
+{
+	(void)s;
+	tp_dead_op();
+}
+static void tp_dead_void(void *s)
+{
+	(void)s;
+	tp_dead_op();
+}
+static bool tp_dead_until(void *s, const struct timespec *d)
+{
+	(void)s, (void)d;
+	tp_dead_op();
+}
+static bool tp_dead_bool(void *s)
+{
+	(void)s;
+	tp_dead_op();
+}
+static bool tp_dead_lock(void *s, tparker_unpark_handle_t *h)
+{
+	(void)s, (void)h;
+	tp_dead_op();
+}
+static void tp_dead_unpark(const tparker_unpark_handle_t *h)
+{
+	(void)h;
+	tp_dead_op();
+}
+static const struct tparker_backend tp_dead_backend = {
+    .version = TPARKER_BACKEND_ABI_VERSION,
+    .size = sizeof(struct tparker_backend),
+    .name = "destroyed",
+    .description = "a destroyed parker",
+    .probe = tp_dead_probe,
+    .init = tp_dead_init,
+    .destroy = tp_dead_void,
+    .prepare_park = tp_dead_void,
+    .park = tp_dead_void,
+    .park_until = tp_dead_until,
+    .timed_out = tp_dead_bool,
+    .unpark_lock = tp_dead_lock,
+    .unpark = tp_dead_unpark,
+    .thread_yield = tp_dead_op,
+};
+
+/* memcpy keeps the accesses free of aliasing questions; it compiles to one
+ * load or store. */
+static inline const struct tparker_backend *tp_backend_of(const tparker_t *p, const char *call)
+{
+	const struct tparker_backend *b;
+	if (TP_UNLIKELY(!p))
+		tp_misuse(call, "NULL parker");
+	memcpy(&b, p->tparker_opaque_, sizeof(b));
+	if (TP_UNLIKELY(!b))
+		tp_misuse(call, "parker not initialised (call tparker_init first)");
+	return b;
+}
+
+static inline void *tp_state(tparker_t *p)
+{
+	return p->tparker_opaque_ + TPARKER_STATE_OFFSET;
+}
+
+TPARKER_API int tparker_init_with(tparker_t *p, const tparker_backend_t *b)
+{
+	tp_ensure_init();
+	if (!p || !b || !tp_registry_contains(b))
+		return EINVAL;
+	memset(p, 0, sizeof(*p));
+	int err = b->init(tp_state(p));
+	if (err)
+		return err;
+	memcpy(p->tparker_opaque_, &b, sizeof(b));
+	return 0;
+}
+
+TPARKER_API int tparker_init(tparker_t *p)
+{
+	return tparker_init_with(p, tp_default());
+}
+
+TPARKER_API void tparker_destroy(tparker_t *p)
+{
+	const struct tparker_backend *b = tp_backend_of(p, "tparker_destroy");
+	if (b == &tp_dead_backend)
+		tp_misuse("tparker_destroy", "parker destroyed twice");
+	b->destroy(tp_state(p));
+	b = &tp_dead_backend;
+	memcpy(p->tparker_opaque_, &b, sizeof(b));
+}
+
+TPARKER_API void tparker_prepare_park(tparker_t *p)
+{
+	tp_backend_of(p, "tparker_prepare_park")->prepare_park(tp_state(p));
+}
+
+TPARKER_API void tparker_park(tparker_t *p)
+{
+	tp_backend_of(p, "tparker_park")->park(tp_state(p));
+}
+
+/* Clamp to a normalised timespec: tv_nsec into [0, 999999999]; a negative
+ * tv_sec is long past. */
+static inline struct timespec tp_normalise(const struct timespec *d)
+{
+	struct timespec n = *d;
+	if (n.tv_nsec < 0)
+		n.tv_nsec = 0;
+	else if (n.tv_nsec > 999999999)
+		n.tv_nsec = 999999999;
+	if (n.tv_sec < 0) {
+		n.tv_sec = 0;
+		n.tv_nsec = 0;
+	}
+	return n;
+}
+
+TPARKER_API bool tparker_park_until(tparker_t *p, const struct timespec *deadline)
+{
+	const struct tparker_backend *b = tp_backend_of(p, "tparker_park_until");
+	if (!deadline) {
+		b->park(tp_state(p));
+		return true;
+	}
+	struct timespec d = tp_normalise(deadline);
+	return b->park_until(tp_state(p), &d);
+}
+
+TPARKER_API bool tparker_timed_out(tparker_t *p)
+{
+	return tp_backend_of(p, "tparker_timed_out")->timed_out(tp_state(p));
+}
+
+TPARKER_API tparker_unpark_handle_t tparker_unpark_lock(tparker_t *p)
+{
+	const struct tparker_backend *b = tp_backend_of(p, "tparker_unpark_lock");
+	tparker_unpark_handle_t h = {NULL, NULL, 0};
+	if (b->unpark_lock(tp_state(p), &h))
+		h.backend = b;
+	return h;
+}
+
+TPARKER_API void tparker_unpark(tparker_unpark_handle_t h)
+{
+	if (h.backend)
+		h.backend->unpark(&h);
+}
+
+TPARKER_API void tparker_thread_yield(void)
+{
+	tp_default()->thread_yield();
+}
+
+TPARKER_API struct timespec tparker_deadline_after(uint64_t ns)
+{
+	struct timespec t = tparker_now();
+	uint64_t sec = ns / 1000000000u;
+	t.tv_nsec += (long)(ns % 1000000000u);
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_nsec -= 1000000000L;
+		sec++;
+	}
+	if (sec > (uint64_t)(TP_TIME_T_MAX - t.tv_sec)) {
+		t.tv_sec = TP_TIME_T_MAX;
+		t.tv_nsec = 999999999L;
+	} else {
+		t.tv_sec += (time_t)sec;
+	}
+	return t;
+}
+
+TPARKER_API const char *tparker_backend_name(const tparker_backend_t *b)
+{
+	return b ? b->name : "(null)";
+}

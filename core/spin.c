@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/* The built-in spin backend: works wherever C11 atomics do. It spins with
+ * the CPU's pause hint, then yields, then sleeps for exponentially longer
+ * (capped) intervals, so a thread parked for long costs little CPU. */
+#include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "internal.h"
+
+struct spin_state {
+	atomic_int parked;
+};
+_Static_assert(sizeof(struct spin_state) <= TPARKER_STATE_MAX, "spin state fits");
+
+/* Backoff: 2^0 .. 2^(SPIN_PAUSE_STEPS-1) pauses per step, then
+ * SPIN_YIELD_STEPS sched_yield()s, then sleeps from 1 us doubling to
+ * SPIN_SLEEP_MAX_NS. */
+#define SPIN_PAUSE_STEPS  10
+#define SPIN_YIELD_STEPS  10
+#define SPIN_SLEEP_MAX_NS 1000000L
+
+static int spin_probe(const struct tparker_host *host, char *why, size_t why_len)
+{
+	(void)host, (void)why, (void)why_len;
+	return 0;
+}
+
+static int spin_init(void *state)
+{
+	struct spin_state *s = state;
+	atomic_init(&s->parked, 0);
+	return 0;
+}
+
+static void spin_destroy(void *state)
+{
+	(void)state;
+}
+
+static void spin_prepare_park(void *state)
+{
+	struct spin_state *s = state;
+	atomic_store_explicit(&s->parked, 1, memory_order_relaxed);
+}
+
+/* Wait until unparked (true) or until the deadline, if any, passes (false). */
+static bool spin_wait(struct spin_state *s, const struct timespec *deadline)
+{
+	long sleep_ns = 1000;
+	for (unsigned step = 0;; step++) {
+		if (atomic_load_explicit(&s->parked, memory_order_acquire) == 0)
+			return true;
+		struct timespec now = tparker_now();
+		if (deadline && !tparker_ts_before(&now, deadline))
+			return false;
+		if (step < SPIN_PAUSE_STEPS) {
+			for (unsigned i = 0; i < (1u << step); i++)
+				tparker_cpu_relax();
+		} else if (step < SPIN_PAUSE_STEPS + SPIN_YIELD_STEPS) {
+			sched_yield();
+		} else {
+			struct timespec until = now;
+			until.tv_nsec += sleep_ns;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_nsec -= 1000000000L;
+				until.tv_sec++;
+			}
+			if (deadline && tparker_ts_before(deadline, &until))
+				until = *deadline;
+			/* Absolute sleep: EINTR just goes round the loop. */
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
+			if (sleep_ns < SPIN_SLEEP_MAX_NS)
+				sleep_ns *= 2;
+		}
+	}
+}
+
+static void spin_park(void *state)
+{
+	spin_wait(state, NULL);
+}
+
+static bool spin_park_until(void *state, const struct timespec *deadline)
+{
+	return spin_wait(state, deadline);
+}
+
+static bool spin_timed_out(void *state)
+{
+	struct spin_state *s = state;
+	return atomic_load_explicit(&s->parked, memory_order_relaxed) != 0;
+}
+
+static bool spin_unpark_lock(void *state, tparker_unpark_handle_t *h)
+{
+	struct spin_state *s = state;
+	(void)h;
+	atomic_store_explicit(&s->parked, 0, memory_order_release);
+	/* The parked thread polls: nothing is left for unpark to do. */
+	return false;
+}
+
+static void spin_unpark(const tparker_unpark_handle_t *h)
+{
+	(void)h;
+}
+
+static void spin_thread_yield(void)
+{
+	sched_yield();
+}
+
+const struct tparker_backend tp_spin_backend = {
+    .version = TPARKER_BACKEND_ABI_VERSION,
+    .size = sizeof(struct tparker_backend),
+    .name = "spin",
+    .description = "built-in: spins, yields, then sleeps with exponential backoff; "
+		   "works everywhere",
+    .priority = 0,
+    .state_size = sizeof(struct spin_state),
+    .cheap_to_construct = true,
+    .probe = spin_probe,
+    .init = spin_init,
+    .destroy = spin_destroy,
+    .prepare_park = spin_prepare_park,
+    .park = spin_park,
+    .park_until = spin_park_until,
+    .timed_out = spin_timed_out,
+    .unpark_lock = spin_unpark_lock,
+    .unpark = spin_unpark,
+    .thread_yield = spin_thread_yield,
+};

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libtparker — thread parking for C.
+ *
+ * A parker lets one thread (its owner) block until another thread wakes it.
+ * The protocol, in the order a wait queue uses it:
+ *
+ *   owner:  tparker_prepare_park(p); publish p in a queue (under a lock);
+ *           tparker_park(p) or tparker_park_until(p, deadline);
+ *           after a false from park_until, under the queue lock:
+ *           if (tparker_timed_out(p)) remove p from the queue.
+ *   waker:  under the queue lock: take p off the queue;
+ *           h = tparker_unpark_lock(p); release the queue lock;
+ *           tparker_unpark(h);
+ *
+ * An unpark that lands between prepare_park and park makes park return at
+ * once. The waker's writes before tparker_unpark_lock() happen-before the
+ * owner's return from park/park_until. Once tparker_unpark_lock() has
+ * released the owner, the owner may destroy and free its parker before the
+ * waker calls tparker_unpark(h): the handle holds all that unpark needs.
+ */
+#ifndef TPARKER_TPARKER_H
+#define TPARKER_TPARKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#define TPARKER_ALIGNAS_(n) alignas(n)
+#else
+#define TPARKER_ALIGNAS_(n) _Alignas(n)
+#endif
+
+#if defined(__GNUC__) && defined(TPARKER_BUILDING_CORE)
+#define TPARKER_API __attribute__((visibility("default")))
+#else
+#define TPARKER_API
+#endif
+
+/* Bytes in a tparker_t: the backend pointer, then the backend's state. */
+#define TPARKER_SIZE 128
+
+/* Opaque, embeddable parker storage; never copied or moved after init. */
+typedef struct tparker {
+	TPARKER_ALIGNAS_(16) unsigned char tparker_opaque_[TPARKER_SIZE];
+} tparker_t;
+
+/* A backend (defined in <tparker/backend.h> for plugin authors). */
+typedef struct tparker_backend tparker_backend_t;
+
+/*
+ * What tparker_unpark() needs, returned by value from tparker_unpark_lock().
+ * Its fields belong to the library: never read or change them. A handle is
+ * used exactly once.
+ */
+typedef struct tparker_unpark_handle {
+	const tparker_backend_t *backend; /* NULL: nothing left to do */
+	void *addr;                       /* backend's: what to wake */
+	uintptr_t data;                   /* backend's: how */
+} tparker_unpark_handle_t;
+
+/* Initialise with the process's default backend. 0 or an errno value. */
+TPARKER_API int tparker_init(tparker_t *p);
+/* Initialise with backend b (from tparker_default_backend(),
+ * tparker_backend_get() or tparker_backend_open()). 0, EINVAL for a NULL
+ * or unknown backend, or the backend's errno value. */
+TPARKER_API int tparker_init_with(tparker_t *p, const tparker_backend_t *b);
+/* Destroy. No thread may be parked on p or hold an unpark_lock on it
+ * (a handle already returned by tparker_unpark_lock() stays valid). */
+TPARKER_API void tparker_destroy(tparker_t *p);
+
+/* Owner only: mark parked, before publishing p in a queue. */
+TPARKER_API void tparker_prepare_park(tparker_t *p);
+/* Owner only: block until unparked. Spurious wakeups and EINTR are absorbed. */
+TPARKER_API void tparker_park(tparker_t *p);
+/* Owner only: block until unparked (true) or until the absolute
+ * CLOCK_MONOTONIC deadline passes (false). A past deadline returns at once;
+ * a non-normalised deadline is clamped (tv_nsec into [0, 999999999]);
+ * no deadline overflows. */
+TPARKER_API bool tparker_park_until(tparker_t *p, const struct timespec *deadline);
+/* Owner only, after park_until returned false, under the queue lock:
+ * true when no unparker reached p (a real timeout). */
+TPARKER_API bool tparker_timed_out(tparker_t *p);
+
+/* Waker, while holding its queue lock: phase 1 of the wake. */
+TPARKER_API tparker_unpark_handle_t tparker_unpark_lock(tparker_t *p);
+/* Waker, after releasing its locks: phase 2. Never reads p's memory unless
+ * the backend keeps p alive until here. */
+TPARKER_API void tparker_unpark(tparker_unpark_handle_t h);
+
+/* Give up the CPU, the default backend's way. */
+TPARKER_API void tparker_thread_yield(void);
+
+/* now + ns on CLOCK_MONOTONIC, saturating at the largest timespec. */
+TPARKER_API struct timespec tparker_deadline_after(uint64_t ns);
+
+/* The backend chosen when the library was loaded (never NULL). */
+TPARKER_API const tparker_backend_t *tparker_default_backend(void);
+/* Why the default backend was chosen, one line (never NULL). */
+TPARKER_API const char *tparker_default_reason(void);
+/* "spin", "futex", "pthread", ...; "(null)" for NULL. */
+TPARKER_API const char *tparker_backend_name(const tparker_backend_t *b);
+/* A built-in or installed backend by name, loaded on demand; NULL when
+ * absent or unusable here (tparker_backend_error() says why). */
+TPARKER_API const tparker_backend_t *tparker_backend_get(const char *name);
+/* dlopen one plugin file, validate and probe it. 0 and *out set, or an
+ * errno value with tparker_backend_error() saying why. */
+TPARKER_API int tparker_backend_open(const char *path, const tparker_backend_t **out);
+/* The calling thread's reason for its last failed tparker_backend_get() or
+ * tparker_backend_open(); "" when there is none. */
+TPARKER_API const char *tparker_backend_error(void);
+
+/* The library's version ("1.0.0") and its compiled-in plugin directory. */
+TPARKER_API const char *tparker_version(void);
+TPARKER_API const char *tparker_plugin_dir(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TPARKER_TPARKER_H */
