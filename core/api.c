@@ -170,7 +170,7 @@ TPARKER_API bool tparker_timed_out(tparker_t *p)
 TPARKER_API tparker_unpark_handle_t tparker_unpark_lock(tparker_t *p)
 {
 	const struct tparker_backend *b = tp_backend_of(p, "tparker_unpark_lock");
-	tparker_unpark_handle_t h = {NULL, NULL, 0};
+	tparker_unpark_handle_t h = {NULL, NULL};
 	if (b->unpark_lock(tp_state(p), &h))
 		h.backend = b;
 	return h;

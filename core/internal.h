@@ -46,6 +46,8 @@ const struct tparker_backend *tp_registry_find_name(const char *name);
 bool tp_registry_contains(const struct tparker_backend *b);
 /* The i-th adopted backend, NULL past the end. */
 const struct tparker_backend *tp_registry_at(size_t i);
+/* Once, before any loading: keep the loader lock usable across fork(). */
+void tp_loader_atfork(void);
 void tp_loader_lock(void);
 void tp_loader_unlock(void);
 

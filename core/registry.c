@@ -18,6 +18,23 @@ static struct tp_entry tp_entries[TP_REGISTRY_MAX];
 static atomic_size_t tp_count;
 static pthread_mutex_t tp_loader_mutex = PTHREAD_MUTEX_INITIALIZER;
 
+/* A fork while another thread loads a plugin must not leave the child's
+ * loader lock held forever. */
+static void tp_atfork_prepare(void)
+{
+	pthread_mutex_lock(&tp_loader_mutex);
+}
+
+static void tp_atfork_release(void)
+{
+	pthread_mutex_unlock(&tp_loader_mutex);
+}
+
+void tp_loader_atfork(void)
+{
+	pthread_atfork(tp_atfork_prepare, tp_atfork_release, tp_atfork_release);
+}
+
 void tp_loader_lock(void)
 {
 	pthread_mutex_lock(&tp_loader_mutex);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,12 @@
 #error "TPARKER_PLUGINDIR must be set by the build"
 #endif
 
-static pthread_once_t tp_once = PTHREAD_ONCE_INIT;
+/* The once-guard is a flag and a mutex rather than pthread_once: glibc's
+ * pthread_once always ends with a futex wake, which a sandbox that denies
+ * futex turns into an abort before any probe could decline the futex
+ * backends. An uncontended mutex makes no system call. */
+static atomic_bool tp_ready;
+static pthread_mutex_t tp_once_mutex = PTHREAD_MUTEX_INITIALIZER;
 static const struct tparker_backend *tp_chosen;
 static char tp_reason[TP_REASON_MAX];
 
@@ -345,6 +351,7 @@ static void tp_choose_forced(const char *value)
 
 static void tp_choose(void)
 {
+	tp_loader_atfork();
 	tp_loader_lock();
 	tp_registry_add(&tp_spin_backend, &tp_spin_backend);
 	const char *forced = tp_getenv("TPARKER_BACKEND");
@@ -377,7 +384,14 @@ __attribute__((constructor)) static void tp_constructor(void)
 
 void tp_ensure_init(void)
 {
-	pthread_once(&tp_once, tp_choose);
+	if (atomic_load_explicit(&tp_ready, memory_order_acquire))
+		return;
+	pthread_mutex_lock(&tp_once_mutex);
+	if (!atomic_load_explicit(&tp_ready, memory_order_relaxed)) {
+		tp_choose();
+		atomic_store_explicit(&tp_ready, true, memory_order_release);
+	}
+	pthread_mutex_unlock(&tp_once_mutex);
 }
 
 const struct tparker_backend *tp_default(void)

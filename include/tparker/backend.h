@@ -29,6 +29,10 @@
 
 #include "tparker.h"
 
+#ifndef CLOCK_MONOTONIC
+#error "<tparker/backend.h> needs POSIX clocks: define _POSIX_C_SOURCE=200809L (or _GNU_SOURCE) before including it"
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -116,7 +120,7 @@ struct tparker_backend {
 	 * when no unparker has reached the parker (a real timeout). */
 	bool (*timed_out)(void *state);
 	/* Required. Any thread, holding its queue lock: release the parked
-	 * thread (release ordering) and fill h->addr / h->data with all that
+	 * thread (release ordering) and fill h->addr with all that
 	 * unpark needs. From here on the owner may free state at any moment,
 	 * unless the backend holds it back until unpark (the pthread backend
 	 * keeps its mutex locked). Return false when no unpark call is needed
@@ -126,7 +130,7 @@ struct tparker_backend {
 	bool (*unpark_lock)(void *state, tparker_unpark_handle_t *h);
 	/* Required. Any thread, after releasing its locks: wake whoever the
 	 * handle names. Must not read freed parker memory: everything comes
-	 * from h->addr / h->data. A wake of an address nobody waits on any
+	 * from h->addr. A wake of an address nobody waits on any
 	 * more is harmless. */
 	void (*unpark)(const tparker_unpark_handle_t *h);
 	/* Required. Give up the CPU. */

@@ -53,12 +53,11 @@ typedef struct tparker_backend tparker_backend_t;
 /*
  * What tparker_unpark() needs, returned by value from tparker_unpark_lock().
  * Its fields belong to the library: never read or change them. A handle is
- * used exactly once.
+ * used exactly once. Two pointers, so it travels in registers.
  */
 typedef struct tparker_unpark_handle {
 	const tparker_backend_t *backend; /* NULL: nothing left to do */
 	void *addr;                       /* backend's: what to wake */
-	uintptr_t data;                   /* backend's: how */
 } tparker_unpark_handle_t;
 
 /* Initialise with the process's default backend. 0 or an errno value. */

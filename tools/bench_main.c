@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: MIT */
+/* tparker bench: options, the variants, and the rounds (A B C A B C ...) so
+ * that the machine's drift hits every variant alike. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "cli.h"
+
+#define MAX_VARIANTS 24
+#define MAX_NAMES    32
+
+enum bench_id { B_FASTPATH, B_PINGPONG, B_STORM, B_TIMEOUT, B_IDLE, B_MEMORY, B_COUNT };
+
+static const char *const bench_names[B_COUNT] = {
+    "fastpath", "pingpong", "storm", "timeout", "idle", "memory",
+};
+
+/* One measured unit: a benchmark with its parameters. */
+struct unit {
+	enum bench_id bench;
+	const char *label;
+	unsigned arg; /* pinned flag, or the storm K index */
+};
+
+static const struct unit units[] = {
+    {B_FASTPATH, "fastpath", 0}, {B_PINGPONG, "pingpong", 0}, {B_PINGPONG, "pingpong pinned", 1},
+    {B_STORM, "storm K=1", 0},	 {B_STORM, "storm K=4", 1},   {B_STORM, "storm K=16", 2},
+    {B_STORM, "storm K=64", 3},	 {B_TIMEOUT, "timeout", 0},   {B_IDLE, "idle", 0},
+    {B_MEMORY, "memory", 0},
+};
+
+struct opts {
+	bool quick, json;
+	unsigned rounds;
+	const char *plot;
+	char *backends[MAX_NAMES];
+	size_t nbackends;
+	bool only[B_COUNT];
+	bool only_set;
+};
+
+/* Append the comma list arg to names[]; trims nothing: names have no blanks. */
+static int split_names(const char *opt, char *arg, char **names, size_t *n)
+{
+	for (char *save = NULL, *tok = strtok_r(arg, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (*n == MAX_NAMES)
+			return cli_usage_error("bench: too many names for %s", opt);
+		names[(*n)++] = tok;
+	}
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o, bool *help)
+{
+	char *only[MAX_NAMES];
+	size_t nonly = 0;
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i], *val = NULL;
+		char *eq = a[0] == '-' && a[1] == '-' ? strchr(a, '=') : NULL;
+		char name[32];
+		snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+		bool takes = strcmp(name, "--rounds") == 0 || strcmp(name, "--backend") == 0 ||
+			     strcmp(name, "--only") == 0 || strcmp(name, "--plot") == 0;
+		if (takes) {
+			if (eq)
+				val = eq + 1;
+			else if (i + 1 < argc)
+				val = argv[++i];
+			else
+				return cli_usage_error("bench: option '%s' needs an argument",
+						       name);
+			if (!*val)
+				return cli_usage_error(
+				    "bench: option '%s' needs a non-empty argument", name);
+		} else if (eq) {
+			return cli_usage_error("bench: option '%s' takes no argument", name);
+		}
+		int err = 0;
+		if (cli_is_help(a)) {
+			*help = true;
+		} else if (strcmp(a, "--quick") == 0) {
+			o->quick = true;
+		} else if (strcmp(a, "--json") == 0) {
+			o->json = true;
+		} else if (strcmp(name, "--plot") == 0) {
+			o->plot = val;
+		} else if (strcmp(name, "--rounds") == 0) {
+			char *end;
+			errno = 0;
+			unsigned long r = strtoul(val, &end, 10);
+			if (*end || errno || r < 1 || r > 1000 || val[0] == '-')
+				return cli_usage_error("bench: --rounds wants a number from 1 to "
+						       "1000, not '%s'",
+						       val);
+			o->rounds = (unsigned)r;
+		} else if (strcmp(name, "--backend") == 0) {
+			err = split_names(name, val, o->backends, &o->nbackends);
+		} else if (strcmp(name, "--only") == 0) {
+			err = split_names(name, val, only, &nonly);
+		} else if (a[0] == '-') {
+			return cli_usage_error("bench: unknown option '%s'", a);
+		} else {
+			return cli_usage_error("bench: unexpected argument '%s'", a);
+		}
+		if (err)
+			return err;
+	}
+	for (size_t i = 0; i < nonly; i++) {
+		int b = 0;
+		while (b < B_COUNT && strcmp(only[i], bench_names[b]) != 0)
+			b++;
+		if (b == B_COUNT)
+			return cli_usage_error(
+			    "bench: unknown benchmark '%s' for --only (fastpath, "
+			    "pingpong, storm, timeout, idle, memory)",
+			    only[i]);
+		o->only[b] = true;
+		o->only_set = true;
+	}
+	if (!o->only_set)
+		for (int b = 0; b < B_COUNT; b++)
+			o->only[b] = true;
+	if (o->plot && !o->only[B_PINGPONG] && !o->only[B_STORM])
+		return cli_usage_error("bench: --plot draws pingpong and storm, and --only "
+				       "left both out");
+	return 0;
+}
+
+static bool name_listed(const struct opts *o, const char *name)
+{
+	for (size_t i = 0; i < o->nbackends; i++)
+		if (strcmp(o->backends[i], name) == 0)
+			return true;
+	return false;
+}
+
+static int by_priority(const void *a, const void *b)
+{
+	const struct bench_variant *x = a, *y = b;
+	return (y->backend->priority > x->backend->priority) -
+	       (y->backend->priority < x->backend->priority);
+}
+
+/* Every usable backend (or those --backend names), the default's direct
+ * variant, then the baselines. */
+static int collect_variants(const struct opts *o, struct bench_variant *v, size_t *nv, size_t *ref,
+			    char **unusable)
+{
+	const struct tparker_backend *def = tparker_default_backend();
+	char direct_name[TPARKER_NAME_MAX + 16];
+	snprintf(direct_name, sizeof(direct_name), "%s-direct", def->name);
+	size_t n = 0, len = 0;
+	FILE *skipped = open_memstream(unusable, &len);
+	if (!skipped)
+		bench_fail("out of memory");
+
+	for (size_t i = 0; i < o->nbackends; i++) {
+		const char *name = o->backends[i];
+		size_t nl = strlen(name);
+		if (strcmp(name, direct_name) == 0)
+			continue;
+		if (nl > 7 && strcmp(name + nl - 7, "-direct") == 0) {
+			fclose(skipped);
+			return cli_usage_error("bench: only the default backend has a direct "
+					       "variant ('%s'), not '%s'",
+					       direct_name, name);
+		}
+		if (!tparker_backend_get(name)) {
+			fclose(skipped);
+			return cli_usage_error("bench: --backend %s: %s", name,
+					       tparker_backend_error());
+		}
+	}
+
+	struct scan s;
+	int err = scan_backends(&s);
+	if (err) {
+		fclose(skipped);
+		fprintf(stderr, "tparker: bench: %s\n", strerror(err));
+		return CLI_FAILED;
+	}
+	for (size_t i = 0; i < s.n && n < MAX_VARIANTS - 4; i++) {
+		const struct scan_entry *e = &s.v[i];
+		if (e->shadowed_by >= 0 || (o->nbackends && !name_listed(o, e->name)))
+			continue;
+		const struct tparker_backend *b = tparker_backend_get(e->name);
+		if (!b) {
+			fprintf(skipped, "%s: %s\n", e->name, tparker_backend_error());
+			continue;
+		}
+		bench_variant_api(&v[n], b);
+		v[n].is_default = b == def;
+		n++;
+	}
+	scan_free(&s);
+	qsort(v, n, sizeof(*v), by_priority);
+	if (!o->nbackends || name_listed(o, def->name) || name_listed(o, direct_name))
+		bench_variant_direct(&v[n++], def);
+	*ref = n;
+	n += bench_baselines(&v[n], MAX_VARIANTS - n);
+	fclose(skipped);
+	*nv = n;
+	return 0;
+}
+
+static void machine(struct bench_results *r)
+{
+	struct utsname u;
+	if (uname(&u) == 0)
+		snprintf(r->kernel, sizeof(r->kernel), "%s %s %s", u.sysname, u.release, u.machine);
+	FILE *f = fopen("/proc/loadavg", "r");
+	if (f) {
+		double a, b, c;
+		if (fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
+			snprintf(r->loadavg, sizeof(r->loadavg), "%.2f %.2f %.2f", a, b, c);
+		fclose(f);
+	}
+	r->cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	time_t now = time(NULL);
+	struct tm tm;
+	if (gmtime_r(&now, &tm))
+		strftime(r->date, sizeof(r->date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int first_cpu(void)
+{
+#if defined(__linux__)
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (int i = 0; i < CPU_SETSIZE; i++)
+			if (CPU_ISSET(i, &set))
+				return i;
+#endif
+	return -1;
+}
+
+static void configure(const struct opts *o, struct bench_cfg *c)
+{
+	c->quick = o->quick;
+	if (o->quick) {
+		c->rounds = 3;
+		c->fastpath_cycles = 100000;
+		c->pingpong_ns = 50000000;
+		c->storm_ns = 50000000;
+		c->timeout_samples = 12;
+		c->idle_ns = 100000000;
+	} else {
+		c->rounds = 5;
+		c->fastpath_cycles = 500000;
+		c->pingpong_ns = 500000000;
+		c->storm_ns = 400000000;
+		c->timeout_samples = 150;
+		c->idle_ns = 1000000000;
+	}
+	if (o->rounds)
+		c->rounds = o->rounds;
+	c->pin_cpu = first_cpu();
+}
+
+static void run_unit(const struct unit *u, const struct bench_variant *v, const struct bench_cfg *c,
+		     double *out)
+{
+	switch (u->bench) {
+	case B_FASTPATH:
+		bench_fastpath(v, c, out);
+		break;
+	case B_PINGPONG:
+		bench_pingpong(v, c, u->arg != 0, out);
+		break;
+	case B_STORM:
+		bench_storm(v, c, u->arg, out);
+		break;
+	case B_TIMEOUT:
+		bench_timeout(v, c, out);
+		break;
+	case B_IDLE:
+		bench_idle(v, c, out);
+		break;
+	case B_MEMORY:
+		bench_memory(v, c, out);
+		break;
+	case B_COUNT:
+		break;
+	}
+}
+
+static const int unit_metrics[B_COUNT][2] = {
+    [B_FASTPATH] = {BM_FASTPATH, BM_FASTPATH + 1},
+    [B_PINGPONG] = {BM_PINGPONG, BM_PINGPONG_PINNED + 1},
+    [B_STORM] = {BM_STORM, BM_STORM + 3 * BENCH_STORM_KS},
+    [B_TIMEOUT] = {BM_TIMEOUT_MED, BM_TIMEOUT_EARLY + 1},
+    [B_IDLE] = {BM_IDLE, BM_IDLE + 1},
+    [B_MEMORY] = {BM_MEMORY, BM_MEMORY + 1},
+};
+
+int cmd_bench(int argc, char **argv)
+{
+	struct opts o = {0};
+	bool help = false;
+	int err = parse_opts(argc, argv, &o, &help);
+	if (err)
+		return err;
+	if (help) {
+		cli_print_help();
+		return CLI_OK;
+	}
+	char *gnuplot = o.plot ? bench_find_gnuplot() : NULL;
+	if (o.plot && !gnuplot)
+		fprintf(stderr, "tparker: bench: gnuplot not found: install gnuplot-nox; measuring "
+				"anyway, the table comes without the plot\n");
+
+	static struct bench_variant variants[MAX_VARIANTS];
+	struct bench_results r = {.variants = variants};
+	char *unusable = NULL;
+	err = collect_variants(&o, variants, &r.nvariants, &r.ref, &unusable);
+	if (err) {
+		free(unusable);
+		free(gnuplot);
+		return err;
+	}
+	r.unusable = unusable;
+	struct bench_cfg c;
+	configure(&o, &c);
+	r.rounds = c.rounds;
+	r.quick = c.quick;
+	size_t cells = r.nvariants * BM_COUNT * c.rounds;
+	r.value = malloc(cells * sizeof(*r.value));
+	if (!r.value)
+		bench_fail("out of memory");
+	for (size_t i = 0; i < cells; i++)
+		r.value[i] = NAN;
+	machine(&r);
+
+	unsigned total = 0, done = 0;
+	for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++)
+		if (o.only[units[u].bench])
+			total +=
+			    (units[u].bench == B_MEMORY ? 1 : c.rounds) * (unsigned)r.nvariants;
+
+	bench_watchdog_start();
+	uint64_t t_start = bench_now_ns();
+	double out[BM_COUNT];
+	for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+		const struct unit *un = &units[u];
+		if (!o.only[un->bench])
+			continue;
+		const int *ms = unit_metrics[un->bench];
+		for (int m = ms[0]; m < ms[1]; m++)
+			r.metric_run[m] = true;
+		/* Memory does not change between rounds. */
+		unsigned rounds = un->bench == B_MEMORY ? 1 : c.rounds;
+		for (unsigned round = 0; round < rounds; round++) {
+			for (size_t vi = 0; vi < r.nvariants; vi++) {
+				const struct bench_variant *v = &variants[vi];
+				bench_progress(un->label, round + 1, rounds, v->name, done++,
+					       total);
+				bench_set_context(un->label, v->name);
+				for (int m = 0; m < BM_COUNT; m++)
+					out[m] = NAN;
+				run_unit(un, v, &c, out);
+				bench_tick();
+				for (int m = ms[0]; m < ms[1]; m++) {
+					if (un->bench == B_STORM &&
+					    (m - BM_STORM) / 3 != (int)un->arg)
+						continue;
+					if (un->bench == B_PINGPONG &&
+					    m != (un->arg ? BM_PINGPONG_PINNED : BM_PINGPONG))
+						continue;
+					*bench_cell(&r, vi, m, round) = out[m];
+				}
+			}
+		}
+	}
+	bench_progress_clear();
+	r.seconds = (double)(bench_now_ns() - t_start) / 1e9;
+
+	if (o.json)
+		bench_print_json(&r);
+	else
+		bench_print_table(&r);
+	int status = CLI_OK;
+	if (o.plot) {
+		fflush(stdout);
+		if (!gnuplot) {
+			fprintf(stderr,
+				"tparker: bench: gnuplot not found: install gnuplot-nox "
+				"(or put gnuplot on PATH) to draw %s\n",
+				o.plot);
+			status = CLI_FAILED;
+		} else if (bench_plot(&r, o.plot) != 0) {
+			status = CLI_FAILED;
+		}
+	}
+	free(gnuplot);
+	free(r.value);
+	free(unusable);
+	return status;
+}

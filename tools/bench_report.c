@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: MIT */
+/* tparker bench results: medians over rounds, ratios, the table and JSON. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "cli.h"
+
+/* The variables that change what is measured, shown with the figures. */
+static const char *const env_vars[] = {"TPARKER_BACKEND", "TPARKER_SPIN_NS", "TPARKER_DEBUG"};
+#define N_ENV_VARS (sizeof(env_vars) / sizeof(env_vars[0]))
+
+/* Three metrics per storm size: index i of bench_storm_k, K = k. */
+#define STORM_WAKES(i, k)                                                                          \
+	[BM_STORM + 3 * (i)] = {"storm_k" #k "_wakes_per_s", "wakes/s", BU_PER_S, true}
+#define STORM_MED(i, k)                                                                            \
+	[BM_STORM + 3 * (i) + 1] = {"storm_k" #k "_latency_median_ns", "lat median", BU_NS, false}
+#define STORM_P99(i, k)                                                                            \
+	[BM_STORM + 3 * (i) + 2] = {"storm_k" #k "_latency_p99_ns", "lat p99", BU_NS, false}
+
+const struct bench_metric_info bench_metrics[BM_COUNT] = {
+    [BM_FASTPATH] = {"fastpath_ns", "per cycle", BU_NS, false},
+    [BM_PINGPONG] = {"pingpong_ns", "unpinned", BU_NS, false},
+    [BM_PINGPONG_PINNED] = {"pingpong_pinned_ns", "one CPU", BU_NS, false},
+    STORM_WAKES(0, 1),
+    STORM_MED(0, 1),
+    STORM_P99(0, 1),
+    STORM_WAKES(1, 4),
+    STORM_MED(1, 4),
+    STORM_P99(1, 4),
+    STORM_WAKES(2, 16),
+    STORM_MED(2, 16),
+    STORM_P99(2, 16),
+    STORM_WAKES(3, 64),
+    STORM_MED(3, 64),
+    STORM_P99(3, 64),
+    [BM_TIMEOUT_MED] = {"timeout_overshoot_median_ns", "over median", BU_NS, false},
+    [BM_TIMEOUT_P99] = {"timeout_overshoot_p99_ns", "over p99", BU_NS, false},
+    [BM_TIMEOUT_EARLY] = {"timeout_early_returns", "early", BU_COUNT, false},
+    [BM_IDLE] = {"idle_cpu_ns_per_s", "CPU per s", BU_NS, false},
+    [BM_MEMORY] = {"memory_bytes", "per parker", BU_BYTES, false},
+};
+
+double *bench_cell(const struct bench_results *r, size_t v, int m, unsigned round)
+{
+	return &r->value[(v * BM_COUNT + (size_t)m) * r->rounds + round];
+}
+
+static double median_of(const struct bench_results *r, size_t v, int m, bool ratio)
+{
+	double tmp[1000];
+	size_t n = 0;
+	for (unsigned i = 0; i < r->rounds && n < sizeof(tmp) / sizeof(tmp[0]); i++) {
+		double x = *bench_cell(r, v, m, i);
+		if (isnan(x))
+			continue;
+		if (ratio) {
+			double base = *bench_cell(r, r->ref, m, i);
+			if (isnan(base) || base <= 0)
+				continue;
+			x /= base;
+		}
+		tmp[n++] = x;
+	}
+	return bench_median(tmp, n);
+}
+
+double bench_result_median(const struct bench_results *r, size_t v, int m)
+{
+	return median_of(r, v, m, false);
+}
+
+double bench_result_ratio(const struct bench_results *r, size_t v, int m)
+{
+	if (m == BM_TIMEOUT_EARLY)
+		return NAN;
+	return median_of(r, v, m, true);
+}
+
+/* ---- the table ----------------------------------------------------------------- */
+
+static void fmt_value(char *buf, size_t len, double x, enum bench_unit u)
+{
+	if (isnan(x)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	switch (u) {
+	case BU_NS:
+		if (x < 1e3)
+			snprintf(buf, len, "%.1f ns", x);
+		else if (x < 1e6)
+			snprintf(buf, len, "%.1f us", x / 1e3);
+		else if (x < 1e9)
+			snprintf(buf, len, "%.2f ms", x / 1e6);
+		else
+			snprintf(buf, len, "%.2f s", x / 1e9);
+		break;
+	case BU_PER_S:
+		if (x < 1e3)
+			snprintf(buf, len, "%.0f", x);
+		else if (x < 1e6)
+			snprintf(buf, len, "%.1fk", x / 1e3);
+		else
+			snprintf(buf, len, "%.2fM", x / 1e6);
+		break;
+	case BU_COUNT:
+		snprintf(buf, len, "%.0f", x);
+		break;
+	case BU_BYTES:
+		snprintf(buf, len, "%.0f B", x);
+		break;
+	}
+}
+
+static void print_group(const struct bench_results *r, const char *title, int first, int count)
+{
+	if (!r->metric_run[first])
+		return;
+	printf("\n%s\n  %-18s", title, "variant");
+	for (int m = first; m < first + count; m++)
+		printf(" %11s %6s", bench_metrics[m].heading, "ratio");
+	printf("\n");
+	for (size_t v = 0; v < r->nvariants; v++) {
+		const struct bench_variant *bv = &r->variants[v];
+		printf("%c %-18s", bv->is_default ? '*' : ' ', bv->name);
+		for (int m = first; m < first + count; m++) {
+			char val[32], ratio[32];
+			fmt_value(val, sizeof(val), bench_result_median(r, v, m),
+				  bench_metrics[m].unit);
+			double q = bench_result_ratio(r, v, m);
+			if (isnan(q))
+				snprintf(ratio, sizeof(ratio), "-");
+			else
+				snprintf(ratio, sizeof(ratio), "%.*fx",
+					 q < 10	   ? 2
+					 : q < 100 ? 1
+						   : 0,
+					 q);
+			printf(" %11s %6s", val, ratio);
+		}
+		printf("\n");
+	}
+}
+
+/* Issue 5 asks for dispatch cost per call: API minus direct, over the four
+ * calls of a fast-path cycle. */
+#define FASTPATH_CALLS 4
+
+static bool dispatch_cost(const struct bench_results *r, const char **name, double *per_call)
+{
+	size_t api = r->nvariants, direct = r->nvariants;
+	for (size_t v = 0; v < r->nvariants; v++) {
+		if (r->variants[v].kind == BENCH_DIRECT)
+			direct = v;
+		else if (r->variants[v].kind == BENCH_API && r->variants[v].is_default)
+			api = v;
+	}
+	if (api == r->nvariants || direct == r->nvariants || !r->metric_run[BM_FASTPATH])
+		return false;
+	/* Per round, so both sides saw the same machine. */
+	double d[1000];
+	size_t n = 0;
+	for (unsigned i = 0; i < r->rounds && n < 1000; i++) {
+		double a = *bench_cell(r, api, BM_FASTPATH, i);
+		double b = *bench_cell(r, direct, BM_FASTPATH, i);
+		if (!isnan(a) && !isnan(b))
+			d[n++] = (a - b) / FASTPATH_CALLS;
+	}
+	*name = r->variants[api].name;
+	*per_call = bench_median(d, n);
+	return !isnan(*per_call);
+}
+
+static void print_dispatch(const struct bench_results *r)
+{
+	const char *name;
+	double per_call;
+	if (dispatch_cost(r, &name, &per_call))
+		printf("  dispatch: %s through the API minus %s-direct = %.1f ns per call "
+		       "(median over rounds; %d calls per cycle)\n",
+		       name, name, per_call, FASTPATH_CALLS);
+}
+
+void bench_print_table(const struct bench_results *r)
+{
+	const char *ref = r->variants[r->ref].name;
+	printf("tparker bench%s: %u round%s, %ld CPUs, %s, load %s, %s\n",
+	       r->quick ? " --quick" : "", r->rounds, r->rounds == 1 ? "" : "s", r->cpus, r->kernel,
+	       r->loadavg, r->date);
+	printf("each figure: median over rounds; ratio: median of (variant / %s) in the "
+	       "same round\n'*' marks the default backend (%s); lower is better except "
+	       "wakes/s\n",
+	       ref, tparker_default_reason());
+	for (size_t i = 0; i < N_ENV_VARS; i++) {
+		bool ignored;
+		const char *v = scan_env(env_vars[i], &ignored);
+		if (v)
+			printf("%s=%s\n", env_vars[i], v);
+	}
+	print_group(r,
+		    "fast path: prepare_park + unpark_lock/unpark + park (returns at once), "
+		    "per cycle",
+		    BM_FASTPATH, 1);
+	print_dispatch(r);
+	print_group(r,
+		    "ping-pong: round trip between two threads (unpinned / both pinned to one "
+		    "CPU)",
+		    BM_PINGPONG, 2);
+	for (int k = 0; k < BENCH_STORM_KS; k++) {
+		char title[160];
+		snprintf(title, sizeof(title),
+			 "wake storm K=%u: one waker, %u parked threads; wakes/s and "
+			 "unpark-to-running latency",
+			 bench_storm_k[k], bench_storm_k[k]);
+		print_group(r, title, BM_STORM + 3 * k, 3);
+	}
+	print_group(r, "timeout: park_until(now + 1 ms), nobody unparks: overshoot, early returns",
+		    BM_TIMEOUT_MED, 3);
+	print_group(r, "idle: CPU time used by 8 parked threads per second parked", BM_IDLE, 1);
+	print_group(r, "memory: bytes per parker (API: sizeof(tparker_t); direct: backend state)",
+		    BM_MEMORY, 1);
+	if (r->unusable && *r->unusable) {
+		printf("\nnot usable here (skipped):\n");
+		for (const char *l = r->unusable; *l;) {
+			size_t n = strcspn(l, "\n");
+			printf("  %.*s\n", (int)n, l);
+			l += n + (l[n] == '\n');
+		}
+	}
+	printf("\n%.1f s\n", r->seconds);
+}
+
+/* ---- JSON ------------------------------------------------------------------------ */
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static void json_number(double x)
+{
+	if (isnan(x) || isinf(x))
+		printf("null");
+	else
+		printf("%.6g", x);
+}
+
+static const char *const kind_names[] = {"api", "direct", "baseline"};
+
+void bench_print_json(const struct bench_results *r)
+{
+	printf("{\n  \"tool\": \"tparker bench\",\n  \"version\": ");
+	json_string(tparker_version());
+	printf(",\n  \"date\": ");
+	json_string(r->date);
+	printf(",\n  \"machine\": {\"cpus\": %ld, \"kernel\": ", r->cpus);
+	json_string(r->kernel);
+	printf(", \"loadavg\": ");
+	json_string(r->loadavg);
+	printf("},\n  \"quick\": %s,\n  \"rounds\": %u,\n  \"seconds\": ",
+	       r->quick ? "true" : "false", r->rounds);
+	json_number(r->seconds);
+	printf(",\n  \"default_backend\": ");
+	json_string(tparker_backend_name(tparker_default_backend()));
+	printf(",\n  \"default_reason\": ");
+	json_string(tparker_default_reason());
+	printf(",\n  \"environment\": {");
+	for (size_t i = 0, shown = 0; i < N_ENV_VARS; i++) {
+		bool ignored;
+		const char *v = scan_env(env_vars[i], &ignored);
+		if (!v)
+			continue;
+		printf("%s", shown++ ? ", " : "");
+		json_string(env_vars[i]);
+		printf(": ");
+		json_string(v);
+	}
+	printf("}");
+	printf(",\n  \"ratio_reference\": ");
+	json_string(r->variants[r->ref].name);
+	const char *dname;
+	double per_call;
+	printf(",\n  \"dispatch_ns_per_call\": ");
+	json_number(dispatch_cost(r, &dname, &per_call) ? per_call : NAN);
+	printf(",\n  \"unusable\": [");
+	const char *line = r->unusable ? r->unusable : "";
+	for (bool first = true; *line; first = false) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char buf[1024];
+		snprintf(buf, sizeof(buf), "%.*s", (int)len, line);
+		printf("%s", first ? "" : ", ");
+		json_string(buf);
+		line += len + (nl ? 1 : 0);
+	}
+	printf("],\n  \"variants\": {");
+	for (size_t v = 0; v < r->nvariants; v++) {
+		const struct bench_variant *bv = &r->variants[v];
+		printf("%s\n    ", v ? "," : "");
+		json_string(bv->name);
+		printf(": {\n      \"kind\": \"%s\",\n      \"default\": %s", kind_names[bv->kind],
+		       bv->is_default ? "true" : "false");
+		for (int m = 0; m < BM_COUNT; m++) {
+			if (!r->metric_run[m])
+				continue;
+			printf(",\n      ");
+			json_string(bench_metrics[m].key);
+			printf(": {\"median\": ");
+			json_number(bench_result_median(r, v, m));
+			printf(", \"ratio\": ");
+			json_number(bench_result_ratio(r, v, m));
+			printf("}");
+		}
+		printf("\n    }");
+	}
+	printf("\n  }\n}\n");
+}
