@@ -25,7 +25,7 @@ static _Noreturn void tp_misuse(const char *call, const char *what)
  * instead of running on freed backend state. */
 static _Noreturn void tp_dead_op(void)
 {
-	tp_misuse("tparker", "parker used after tparker_destroy() (initialise it again first)");
+	tp_fatal("parker used after tparker_destroy() (initialise it again first)");
 }
 static int tp_dead_probe(const struct tparker_host *h, char *w, size_t l)
 {

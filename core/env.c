@@ -39,6 +39,11 @@ _Noreturn void tp_fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	/* Values from the environment may hold control characters: show them
+	 * as '?' so the message stays one line. */
+	for (char *c = line; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	/* One write, so the line stays whole among other threads' output. */
 	fprintf(stderr, "tparker: %s\n", line);
 	fflush(stderr);

@@ -451,6 +451,8 @@ static void test_forced_failures(void)
 	    {"spin,", plugin_dir, {"spin,", NULL}},
 	    {" , ", plugin_dir, {NULL}},
 	    {"Bad!", plugin_dir, {"Bad!", NULL}},
+	    /* A control character must not break the one-line message. */
+	    {"spin\nfutex", plugin_dir, {"spin?futex", "not a valid backend name", NULL}},
 	    {"nosuch1,nosuch2", plugin_dir, {"nosuch1", "nosuch2", NULL}},
 	    {"./x/tparker-good.so", loader_dir, {"./x/tparker-good.so", NULL}},
 	    {"x/tparker-good.so", loader_dir, {"x/tparker-good.so", NULL}},
