@@ -32,9 +32,13 @@ for san in asan tsan; do
 		asan) opt="-Db_sanitize=address,undefined" ;;
 		tsan) opt="-Db_sanitize=thread" ;;
 		esac
-		meson setup $dir --werror $opt -Db_lundef=false >/dev/null
+		meson setup $dir --werror $opt -Db_lundef=false
 	fi
-	meson compile -C $dir >/dev/null
+	if ! meson compile -C $dir >$dir/compile.log 2>&1; then
+		cat $dir/compile.log >&2
+		echo "run-tests: the $san build failed" >&2
+		exit 1
+	fi
 	suites=(--suite conformance --suite faults)
 	[ $san = asan ] && suites+=(--suite loader)
 	run meson test -C $dir --print-errorlogs --num-processes 2 "${suites[@]}"

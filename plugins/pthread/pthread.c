@@ -120,11 +120,20 @@ static void pthread_unlock(struct pthread_state *s)
 		pthread_fatal("pthread_mutex_unlock()", err);
 }
 
+/* gcc 12 with -fsanitize=address reports a false -Wstringop-overflow
+ * ("writing 1 byte into a region of size 0") on this atomic load. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+#endif
 /* Under the mutex, which orders it against the unparker's store. */
 static bool pthread_should_park(struct pthread_state *s)
 {
 	return atomic_load_explicit(&s->should_park, memory_order_relaxed);
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 static void pthread_park(void *state)
 {

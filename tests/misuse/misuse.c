@@ -53,7 +53,7 @@ static void expect_abort(const char *name, void (*fn)(void), const char *phrase1
 	int status;
 	waitpid(pid, &status, 0);
 
-	char what[256];
+	char what[sizeof(buf) + 512];
 	int lines = 0;
 	for (size_t i = 0; i < len; i++)
 		lines += buf[i] == '\n';

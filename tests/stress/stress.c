@@ -66,6 +66,7 @@ struct waiter {
 	atomic_uint_least64_t delivered_seen;
 	atomic_uint_least64_t observed_seen;
 	atomic_uint_least64_t deadline_ns; /* of the current park_until */
+	atomic_uint_least64_t rounds;	   /* handshakes this waiter finished */
 	uint64_t rng;
 };
 
@@ -217,6 +218,7 @@ static void *waiter_main(void *arg)
 				unlock_queue();
 			}
 		}
+		atomic_fetch_add_explicit(&w->rounds, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&g.finished, 1, memory_order_relaxed);
 	}
 	set_state(w, W_DONE, OP_NONE);
@@ -283,12 +285,12 @@ static void *waker_main(void *arg)
 	return NULL;
 }
 
-static void dump_stuck(double stalled_s)
+static void dump_stuck(const char *what, double stalled_s, long stuck)
 {
 	fprintf(stderr,
-		"FAIL stress %s: no progress for %.1f s (%" PRIu64 " of %" PRIu64
+		"FAIL stress %s: %s for %.1f s (%" PRIu64 " of %" PRIu64
 		" handshakes done); waiters:\n",
-		g.backend, stalled_s, atomic_load(&g.finished), g.handshakes);
+		g.backend, what, stalled_s, atomic_load(&g.finished), g.handshakes);
 	/* The queue lock tells which waiters are queued, unless a stuck
 	 * thread holds it. */
 	bool locked = false;
@@ -311,23 +313,35 @@ static void dump_stuck(double stalled_s)
 			"  waiter %u: backend %s, state %s, last op %s, delivered %" PRIu64
 			", observed %" PRIu64 "%s",
 			i, g.backend, wstate_names[s], wop_names[op], del, obs,
-			del != obs ? " (UNPARK NOT OBSERVED)" : "");
+			del != obs ? " (an unpark delivered, not observed)" : "");
 		if (op == OP_PARK_UNTIL)
 			fprintf(stderr, ", park_until deadline was %" PRIu64 " ns ahead",
 				atomic_load_explicit(&w->deadline_ns, memory_order_relaxed));
 		if (locked)
 			fprintf(stderr, ", %s", w->qpos >= 0 ? "on the queue" : "not queued");
-		fputc('\n', stderr);
+		fprintf(stderr, "%s\n", (long)i == stuck ? "  <- STUCK" : "");
 	}
 	if (!locked)
 		fprintf(stderr, "  (the queue lock stayed held: a thread is stuck holding it)\n");
 	fflush(stderr);
 }
 
+/* A stall: no handshake at all (a stuck waker, or every waiter lost), or
+ * one waiter that makes no progress while the others do (one lost wakeup:
+ * a queued waiter is picked within microseconds). */
 static void *watchdog_main(void *arg)
 {
 	(void)arg;
-	uint64_t last = atomic_load(&g.finished), last_change = now_ns(), last_report = now_ns();
+	uint64_t stall_ns = (uint64_t)g.stall_seconds * 1000000000u;
+	uint64_t start = now_ns(), last = 0, last_change = start, last_report = start;
+	uint64_t *w_last = calloc(g.threads, sizeof(*w_last));
+	uint64_t *w_change = calloc(g.threads, sizeof(*w_change));
+	if (!w_last || !w_change) {
+		fprintf(stderr, "FAIL: out of memory\n");
+		_exit(1);
+	}
+	for (unsigned i = 0; i < g.threads; i++)
+		w_change[i] = start;
 
 	while (!atomic_load(&g.stop_watchdog)) {
 		struct timespec pause = {0, WATCHDOG_PERIOD_MS * 1000000L};
@@ -336,9 +350,23 @@ static void *watchdog_main(void *arg)
 		if (cur != last) {
 			last = cur;
 			last_change = t;
-		} else if (t - last_change > (uint64_t)g.stall_seconds * 1000000000u) {
-			dump_stuck((double)(t - last_change) / 1e9);
+		} else if (t - last_change > stall_ns) {
+			dump_stuck("no handshake at all", (double)(t - last_change) / 1e9, -1);
 			_exit(1);
+		}
+		for (unsigned i = 0; i < g.threads; i++) {
+			struct waiter *w = &g.waiters[i];
+			uint64_t r = atomic_load_explicit(&w->rounds, memory_order_relaxed);
+			if (r != w_last[i] ||
+			    atomic_load_explicit(&w->state, memory_order_relaxed) == W_DONE) {
+				w_last[i] = r;
+				w_change[i] = t;
+			} else if (t - w_change[i] > stall_ns) {
+				char what[64];
+				snprintf(what, sizeof(what), "waiter %u made no progress", i);
+				dump_stuck(what, (double)(t - w_change[i]) / 1e9, (long)i);
+				_exit(1);
+			}
 		}
 		if (g.progress && t - last_report > 10000000000u) {
 			last_report = t;
@@ -346,6 +374,8 @@ static void *watchdog_main(void *arg)
 				g.backend, cur, g.handshakes);
 		}
 	}
+	free(w_last);
+	free(w_change);
 	return NULL;
 }
 
