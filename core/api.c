@@ -79,16 +79,30 @@ static const struct tparker_backend tp_dead_backend = {
     .thread_yield = tp_dead_op,
 };
 
-/* memcpy keeps the accesses free of aliasing questions; it compiles to one
- * load or store. */
+/* The misuse checks stay off the hot path: one predictable branch each, to
+ * a cold function that a wrapper reaches by a tail jump, so the wrappers
+ * themselves need no stack frame. */
+static __attribute__((cold, noinline)) void tp_bad_parker(const tparker_t *p, const char *call)
+{
+	tp_misuse(call, p ? "parker not initialised (call tparker_init first)" : "NULL parker");
+}
+
+/* NULL when p is NULL or not initialised; memcpy keeps the access free of
+ * aliasing questions and compiles to one load. */
+static inline const struct tparker_backend *tp_backend_or_null(const tparker_t *p)
+{
+	const struct tparker_backend *b = NULL;
+	if (TP_UNLIKELY(!p))
+		return NULL;
+	memcpy(&b, p->tparker_opaque_, sizeof(b));
+	return b;
+}
+
 static inline const struct tparker_backend *tp_backend_of(const tparker_t *p, const char *call)
 {
-	const struct tparker_backend *b;
-	if (TP_UNLIKELY(!p))
-		tp_misuse(call, "NULL parker");
-	memcpy(&b, p->tparker_opaque_, sizeof(b));
+	const struct tparker_backend *b = tp_backend_or_null(p);
 	if (TP_UNLIKELY(!b))
-		tp_misuse(call, "parker not initialised (call tparker_init first)");
+		tp_bad_parker(p, call);
 	return b;
 }
 
@@ -127,12 +141,22 @@ TPARKER_API void tparker_destroy(tparker_t *p)
 
 TPARKER_API void tparker_prepare_park(tparker_t *p)
 {
-	tp_backend_of(p, "tparker_prepare_park")->prepare_park(tp_state(p));
+	const struct tparker_backend *b = tp_backend_or_null(p);
+	if (TP_UNLIKELY(!b)) {
+		tp_bad_parker(p, "tparker_prepare_park");
+		return;
+	}
+	b->prepare_park(tp_state(p));
 }
 
 TPARKER_API void tparker_park(tparker_t *p)
 {
-	tp_backend_of(p, "tparker_park")->park(tp_state(p));
+	const struct tparker_backend *b = tp_backend_or_null(p);
+	if (TP_UNLIKELY(!b)) {
+		tp_bad_parker(p, "tparker_park");
+		return;
+	}
+	b->park(tp_state(p));
 }
 
 /* Clamp to a normalised timespec: tv_nsec into [0, 999999999]; a negative
@@ -171,15 +195,21 @@ TPARKER_API tparker_unpark_handle_t tparker_unpark_lock(tparker_t *p)
 {
 	const struct tparker_backend *b = tp_backend_of(p, "tparker_unpark_lock");
 	tparker_unpark_handle_t h = {NULL, NULL};
-	if (b->unpark_lock(tp_state(p), &h))
-		h.backend = b;
-	return h;
+	bool wake = b->unpark_lock(tp_state(p), &h);
+	return (tparker_unpark_handle_t){wake ? b : NULL, h.addr};
+}
+
+/* Out of line so that the common "nothing to wake" case is a test and a
+ * return, with no stack frame to build the pointer the backend wants. */
+static __attribute__((noinline)) void tp_unpark_slow(tparker_unpark_handle_t h)
+{
+	h.backend->unpark(&h);
 }
 
 TPARKER_API void tparker_unpark(tparker_unpark_handle_t h)
 {
 	if (h.backend)
-		h.backend->unpark(&h);
+		tp_unpark_slow(h);
 }
 
 TPARKER_API void tparker_thread_yield(void)

@@ -21,6 +21,8 @@
 
 #include "tparker/backend.h"
 
+#include "../common/spin.h"
+
 /*
  * A 32-bit ABI built with a 64-bit time_t must use the time64 call, whose
  * timespec layout matches its struct timespec; everywhere else plain futex
@@ -36,6 +38,7 @@ enum { FUTEX_UNPARKED = 0, FUTEX_PARKED = 1, FUTEX_SLEEPING = 2 };
 
 struct futex_state {
 	_Atomic uint32_t word;
+	struct tp_spin_state spin;
 };
 
 static_assert(sizeof(struct futex_state) <= TPARKER_STATE_MAX, "futex state too large");
@@ -96,7 +99,6 @@ static int futex_probe(const struct tparker_host *host, char *why, size_t why_le
 	_Atomic uint32_t word = 0;
 	struct timespec past = {0, 0};
 
-	(void)host;
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
 		const struct timespec *ts = checks[i].op == FUTEX_WAKE_PRIVATE ? NULL : &past;
 		if (futex_call(&word, checks[i].op, checks[i].val, ts, FUTEX_BITSET_MATCH_ANY) >= 0)
@@ -107,6 +109,7 @@ static int futex_probe(const struct tparker_host *host, char *why, size_t why_le
 		futex_describe(why, why_len, checks[i].call, err);
 		return err;
 	}
+	tp_spin_configure(host, "futex");
 	return 0;
 }
 
@@ -115,6 +118,7 @@ static int futex_init(void *state)
 	struct futex_state *s = state;
 
 	atomic_init(&s->word, FUTEX_UNPARKED);
+	tp_spin_init(&s->spin);
 	return 0;
 }
 
@@ -146,7 +150,12 @@ static bool futex_announce_sleep(struct futex_state *s, uint32_t seen)
 static void futex_park(void *state)
 {
 	struct futex_state *s = state;
+	uint32_t spin_ns = atomic_load_explicit(&tp_spin_ns, memory_order_relaxed);
 
+	if (atomic_load_explicit(&s->word, memory_order_acquire) == FUTEX_UNPARKED)
+		return;
+	if (tp_spin_worth_it(&s->spin, spin_ns))
+		tp_spin_wait(&s->spin, &s->word, FUTEX_PARKED, spin_ns, NULL);
 	for (;;) {
 		uint32_t v = atomic_load_explicit(&s->word, memory_order_acquire);
 		if (v == FUTEX_UNPARKED)
@@ -164,24 +173,44 @@ static void futex_park(void *state)
 static bool futex_park_until(void *state, const struct timespec *deadline)
 {
 	struct futex_state *s = state;
+	uint32_t spin_ns = atomic_load_explicit(&tp_spin_ns, memory_order_relaxed);
+	unsigned long slack = 0;
+	bool tightened = false, early, unparked;
 
+	if (atomic_load_explicit(&s->word, memory_order_acquire) == FUTEX_UNPARKED)
+		return true;
+	if (tp_spin_worth_it(&s->spin, spin_ns))
+		tp_spin_wait(&s->spin, &s->word, FUTEX_PARKED, spin_ns, deadline);
 	for (;;) {
 		uint32_t v = atomic_load_explicit(&s->word, memory_order_acquire);
-		if (v == FUTEX_UNPARKED)
-			return true;
-		if (tparker_deadline_passed(deadline))
-			return false;
+		if (v == FUTEX_UNPARKED) {
+			unparked = true;
+			break;
+		}
+		if (tparker_deadline_passed(deadline)) {
+			unparked = false;
+			break;
+		}
 		if (!futex_announce_sleep(s, v))
 			continue;
+		if (!tightened) {
+			slack = tp_slack_tighten();
+			tightened = true;
+		}
 		/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time, so
 		 * a retry after EINTR or a spurious wakeup does not drift. */
-		if (futex_call(&s->word, FUTEX_WAIT_BITSET_PRIVATE, FUTEX_SLEEPING, deadline,
+		struct timespec wake = tp_early_wake(deadline, spin_ns, &early);
+		if (futex_call(&s->word, FUTEX_WAIT_BITSET_PRIVATE, FUTEX_SLEEPING, &wake,
 			       FUTEX_BITSET_MATCH_ANY) == 0)
 			continue;
 		int err = errno;
+		if (err == ETIMEDOUT && early)
+			tp_early_finish(&s->word, FUTEX_SLEEPING, &wake, deadline);
 		if (err != EINTR && err != EAGAIN && err != ETIMEDOUT)
 			futex_fatal("futex(FUTEX_WAIT_BITSET_PRIVATE)", err);
 	}
+	tp_slack_restore(slack);
+	return unparked;
 }
 
 static bool futex_timed_out(void *state)
@@ -194,7 +223,10 @@ static bool futex_timed_out(void *state)
 static bool futex_unpark_lock(void *state, tparker_unpark_handle_t *h)
 {
 	struct futex_state *s = state;
-	uint32_t old = atomic_exchange_explicit(&s->word, FUTEX_UNPARKED, memory_order_release);
+	uint32_t old;
+
+	tp_spin_note_waker(&s->spin);
+	old = atomic_exchange_explicit(&s->word, FUTEX_UNPARKED, memory_order_release);
 
 	h->addr = &s->word;
 	return old == FUTEX_SLEEPING;

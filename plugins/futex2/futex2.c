@@ -19,6 +19,8 @@
 
 #include "tparker/backend.h"
 
+#include "../common/spin.h"
+
 /*
  * Headers older than Linux 6.7 lack these. Every architecture numbers the
  * new calls from the unified table, where futex_wake and futex_wait come 5
@@ -48,6 +50,7 @@ enum { FUTEX2_UNPARKED = 0, FUTEX2_PARKED = 1, FUTEX2_SLEEPING = 2 };
 
 struct futex2_state {
 	_Atomic uint32_t word;
+	struct tp_spin_state spin;
 };
 
 /* The kernel's struct __kernel_timespec: 64-bit fields on every ABI. */
@@ -112,7 +115,6 @@ static int futex2_probe(const struct tparker_host *host, char *why, size_t why_l
 	_Atomic uint32_t word = 0;
 	struct futex2_timespec past = {0, 0};
 
-	(void)host;
 	if (futex2_wake_call(&word) < 0) {
 		int err = errno;
 		futex2_describe(why, why_len, "futex_wake()", err);
@@ -125,6 +127,7 @@ static int futex2_probe(const struct tparker_host *host, char *why, size_t why_l
 		futex2_describe(why, why_len, "futex_wait()", err);
 		return err;
 	}
+	tp_spin_configure(host, "futex2");
 	return 0;
 }
 
@@ -133,6 +136,7 @@ static int futex2_init(void *state)
 	struct futex2_state *s = state;
 
 	atomic_init(&s->word, FUTEX2_UNPARKED);
+	tp_spin_init(&s->spin);
 	return 0;
 }
 
@@ -164,7 +168,12 @@ static bool futex2_announce_sleep(struct futex2_state *s, uint32_t seen)
 static void futex2_park(void *state)
 {
 	struct futex2_state *s = state;
+	uint32_t spin_ns = atomic_load_explicit(&tp_spin_ns, memory_order_relaxed);
 
+	if (atomic_load_explicit(&s->word, memory_order_acquire) == FUTEX2_UNPARKED)
+		return;
+	if (tp_spin_worth_it(&s->spin, spin_ns))
+		tp_spin_wait(&s->spin, &s->word, FUTEX2_PARKED, spin_ns, NULL);
 	for (;;) {
 		uint32_t v = atomic_load_explicit(&s->word, memory_order_acquire);
 		if (v == FUTEX2_UNPARKED)
@@ -182,24 +191,44 @@ static void futex2_park(void *state)
 static bool futex2_park_until(void *state, const struct timespec *deadline)
 {
 	struct futex2_state *s = state;
-	/* Absolute on CLOCK_MONOTONIC, so a retry after EINTR or a spurious
-	 * wakeup does not drift. */
-	struct futex2_timespec abs_timeout = {deadline->tv_sec, deadline->tv_nsec};
+	uint32_t spin_ns = atomic_load_explicit(&tp_spin_ns, memory_order_relaxed);
+	unsigned long slack = 0;
+	bool tightened = false, early, unparked;
 
+	if (atomic_load_explicit(&s->word, memory_order_acquire) == FUTEX2_UNPARKED)
+		return true;
+	if (tp_spin_worth_it(&s->spin, spin_ns))
+		tp_spin_wait(&s->spin, &s->word, FUTEX2_PARKED, spin_ns, deadline);
 	for (;;) {
 		uint32_t v = atomic_load_explicit(&s->word, memory_order_acquire);
-		if (v == FUTEX2_UNPARKED)
-			return true;
-		if (tparker_deadline_passed(deadline))
-			return false;
+		if (v == FUTEX2_UNPARKED) {
+			unparked = true;
+			break;
+		}
+		if (tparker_deadline_passed(deadline)) {
+			unparked = false;
+			break;
+		}
 		if (!futex2_announce_sleep(s, v))
 			continue;
+		if (!tightened) {
+			slack = tp_slack_tighten();
+			tightened = true;
+		}
+		/* Absolute on CLOCK_MONOTONIC, so a retry after EINTR or a
+		 * spurious wakeup does not drift. */
+		struct timespec wake = tp_early_wake(deadline, spin_ns, &early);
+		struct futex2_timespec abs_timeout = {wake.tv_sec, wake.tv_nsec};
 		if (futex2_wait_call(&s->word, FUTEX2_SLEEPING, &abs_timeout) == 0)
 			continue;
 		int err = errno;
+		if (err == ETIMEDOUT && early)
+			tp_early_finish(&s->word, FUTEX2_SLEEPING, &wake, deadline);
 		if (err != EINTR && err != EAGAIN && err != ETIMEDOUT)
 			futex2_fatal("futex_wait()", err);
 	}
+	tp_slack_restore(slack);
+	return unparked;
 }
 
 static bool futex2_timed_out(void *state)
@@ -212,7 +241,10 @@ static bool futex2_timed_out(void *state)
 static bool futex2_unpark_lock(void *state, tparker_unpark_handle_t *h)
 {
 	struct futex2_state *s = state;
-	uint32_t old = atomic_exchange_explicit(&s->word, FUTEX2_UNPARKED, memory_order_release);
+	uint32_t old;
+
+	tp_spin_note_waker(&s->spin);
+	old = atomic_exchange_explicit(&s->word, FUTEX2_UNPARKED, memory_order_release);
 
 	h->addr = &s->word;
 	return old == FUTEX2_SLEEPING;

@@ -19,6 +19,8 @@
 
 #include "tparker/backend.h"
 
+#include "../common/slack.h"
+
 struct pthread_state {
 	pthread_mutex_t mutex;
 	pthread_cond_t cond;
@@ -156,7 +158,8 @@ static void pthread_park(void *state)
 static bool pthread_park_until(void *state, const struct timespec *deadline)
 {
 	struct pthread_state *s = state;
-	bool unparked = true;
+	unsigned long slack = 0;
+	bool unparked = true, tightened = false;
 	int cancel_state;
 
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
@@ -169,11 +172,16 @@ static bool pthread_park_until(void *state, const struct timespec *deadline)
 			unparked = false;
 			break;
 		}
+		if (!tightened) {
+			slack = tp_slack_tighten();
+			tightened = true;
+		}
 		int err = pthread_cond_timedwait(&s->cond, &s->mutex, deadline);
 		if (err && err != ETIMEDOUT)
 			pthread_fatal("pthread_cond_timedwait()", err);
 	}
 	pthread_unlock(s);
+	tp_slack_restore(slack);
 	pthread_setcancelstate(cancel_state, NULL);
 	return unparked;
 }
