@@ -19,7 +19,7 @@
 
 #include "tparker/backend.h"
 
-#include "../common/spin.h"
+#include "../common/word.h"
 
 /*
  * Headers older than Linux 6.7 lack these. Every architecture numbers the
@@ -46,23 +46,11 @@
 #define FUTEX2_FLAGS (FUTEX2_SIZE_U32 | FUTEX2_PRIVATE)
 #define FUTEX2_MASK  ((unsigned long)FUTEX_BITSET_MATCH_ANY)
 
-enum { FUTEX2_UNPARKED = 0, FUTEX2_PARKED = 1, FUTEX2_SLEEPING = 2 };
-
-struct futex2_state {
-	_Atomic uint32_t word;
-	struct tp_spin_state spin;
-};
-
 /* The kernel's struct __kernel_timespec: 64-bit fields on every ABI. */
 struct futex2_timespec {
 	long long tv_sec;
 	long long tv_nsec;
 };
-
-static_assert(sizeof(struct futex2_state) <= TPARKER_STATE_MAX, "futex2 state too large");
-static_assert(sizeof(_Atomic uint32_t) == sizeof(uint32_t), "futex word is not 32 bits");
-/* The kernel reads the word as a plain u32: the atomic must be one. */
-static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics are not lock-free");
 
 static long futex2_wait_call(_Atomic uint32_t *word, uint32_t val,
 			     const struct futex2_timespec *abs_timeout)
@@ -76,38 +64,28 @@ static long futex2_wake_call(void *word)
 	return syscall(__NR_futex_wake, word, FUTEX2_MASK, 1, (unsigned int)FUTEX2_FLAGS);
 }
 
-/* "failed: Function not implemented (ENOSYS)": the symbolic name is what
- * people search for, and strerrorname_np() is not in every libc. */
+/* ENOSYS also comes from seccomp filters and from emulators (valgrind,
+ * qemu-user) that predate the calls. */
 static void futex2_describe(char *why, size_t why_len, const char *call, int err)
 {
-	static const struct {
-		int err;
-		const char *name;
-	} names[] = {
-	    {ENOSYS, "ENOSYS"}, {EPERM, "EPERM"},   {EACCES, "EACCES"},
-	    {EINVAL, "EINVAL"}, {EFAULT, "EFAULT"},
-	};
-	/* ENOSYS also comes from seccomp filters and from emulators (valgrind,
-	 * qemu-user) that predate the calls. */
-	const char *hint = err == ENOSYS
-			       ? "; the futex2 backend needs Linux >= 6.7 and no sandbox or "
-				 "emulator hiding the call"
-			       : "";
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (names[i].err == err) {
-			snprintf(why, why_len, "%s failed: %s (%s)%s", call, strerror(err),
-				 names[i].name, hint);
-			return;
-		}
-	}
-	snprintf(why, why_len, "%s failed: %s (errno %d)%s", call, strerror(err), err, hint);
+	tp_word_describe(why, why_len, call, err,
+			 err == ENOSYS ? "; the futex2 backend needs Linux >= 6.7 and no sandbox "
+					 "or emulator hiding the call"
+				       : "");
 }
 
-static _Noreturn void futex2_fatal(const char *call, int err)
+/* Sleep while *word == expected: tp_word_wait_fn. */
+static int futex2_wait(_Atomic uint32_t *word, uint32_t expected, const struct timespec *abs)
 {
-	fprintf(stderr, "tparker futex2: %s failed: %s (errno %d)\n", call, strerror(err), err);
-	abort();
+	/* Absolute on CLOCK_MONOTONIC, in the kernel's 64-bit layout. */
+	struct futex2_timespec t = {abs ? abs->tv_sec : 0, abs ? abs->tv_nsec : 0};
+
+	if (futex2_wait_call(word, expected, abs ? &t : NULL) == 0)
+		return 0;
+	int err = errno;
+	if (err == EINTR || err == EAGAIN || (abs && err == ETIMEDOUT))
+		return err;
+	tp_word_fatal("futex2", "futex_wait()", err);
 }
 
 static int futex2_probe(const struct tparker_host *host, char *why, size_t why_len)
@@ -133,10 +111,7 @@ static int futex2_probe(const struct tparker_host *host, char *why, size_t why_l
 
 static int futex2_init(void *state)
 {
-	struct futex2_state *s = state;
-
-	atomic_init(&s->word, FUTEX2_UNPARKED);
-	tp_spin_init(&s->spin);
+	tp_word_init(state);
 	return 0;
 }
 
@@ -147,107 +122,27 @@ static void futex2_destroy(void *state)
 
 static void futex2_prepare_park(void *state)
 {
-	struct futex2_state *s = state;
-
-	/* Relaxed: the owner publishes the parker under the caller's queue
-	 * lock, which orders this store before any unparker's exchange. */
-	atomic_store_explicit(&s->word, FUTEX2_PARKED, memory_order_relaxed);
-}
-
-/* Move PARKED to SLEEPING; false when an unparker got there first. */
-static bool futex2_announce_sleep(struct futex2_state *s, uint32_t seen)
-{
-	uint32_t expected = FUTEX2_PARKED;
-
-	if (seen == FUTEX2_SLEEPING)
-		return true;
-	return atomic_compare_exchange_strong_explicit(&s->word, &expected, FUTEX2_SLEEPING,
-						       memory_order_relaxed, memory_order_relaxed);
+	tp_word_prepare_park(state);
 }
 
 static void futex2_park(void *state)
 {
-	struct futex2_state *s = state;
-	uint32_t spin_ns = atomic_load_explicit(&tp_spin_ns, memory_order_relaxed);
-
-	if (atomic_load_explicit(&s->word, memory_order_acquire) == FUTEX2_UNPARKED)
-		return;
-	if (tp_spin_worth_it(&s->spin, spin_ns))
-		tp_spin_wait(&s->spin, &s->word, FUTEX2_PARKED, spin_ns, NULL);
-	for (;;) {
-		uint32_t v = atomic_load_explicit(&s->word, memory_order_acquire);
-		if (v == FUTEX2_UNPARKED)
-			return;
-		if (!futex2_announce_sleep(s, v))
-			continue;
-		if (futex2_wait_call(&s->word, FUTEX2_SLEEPING, NULL) == 0)
-			continue;
-		int err = errno;
-		if (err != EINTR && err != EAGAIN)
-			futex2_fatal("futex_wait()", err);
-	}
+	tp_word_park(state, futex2_wait);
 }
 
 static bool futex2_park_until(void *state, const struct timespec *deadline)
 {
-	struct futex2_state *s = state;
-	uint32_t spin_ns = atomic_load_explicit(&tp_spin_ns, memory_order_relaxed);
-	unsigned long slack = 0;
-	bool tightened = false, early, unparked;
-
-	if (atomic_load_explicit(&s->word, memory_order_acquire) == FUTEX2_UNPARKED)
-		return true;
-	if (tp_spin_worth_it(&s->spin, spin_ns))
-		tp_spin_wait(&s->spin, &s->word, FUTEX2_PARKED, spin_ns, deadline);
-	for (;;) {
-		uint32_t v = atomic_load_explicit(&s->word, memory_order_acquire);
-		if (v == FUTEX2_UNPARKED) {
-			unparked = true;
-			break;
-		}
-		if (tparker_deadline_passed(deadline)) {
-			unparked = false;
-			break;
-		}
-		if (!futex2_announce_sleep(s, v))
-			continue;
-		if (!tightened) {
-			slack = tp_slack_tighten();
-			tightened = true;
-		}
-		/* Absolute on CLOCK_MONOTONIC, so a retry after EINTR or a
-		 * spurious wakeup does not drift. */
-		struct timespec wake = tp_early_wake(deadline, spin_ns, &early);
-		struct futex2_timespec abs_timeout = {wake.tv_sec, wake.tv_nsec};
-		if (futex2_wait_call(&s->word, FUTEX2_SLEEPING, &abs_timeout) == 0)
-			continue;
-		int err = errno;
-		if (err == ETIMEDOUT && early)
-			tp_early_finish(&s->word, FUTEX2_SLEEPING, &wake, deadline);
-		if (err != EINTR && err != EAGAIN && err != ETIMEDOUT)
-			futex2_fatal("futex_wait()", err);
-	}
-	tp_slack_restore(slack);
-	return unparked;
+	return tp_word_park_until(state, deadline, futex2_wait);
 }
 
 static bool futex2_timed_out(void *state)
 {
-	struct futex2_state *s = state;
-
-	return atomic_load_explicit(&s->word, memory_order_relaxed) != FUTEX2_UNPARKED;
+	return tp_word_timed_out(state);
 }
 
 static bool futex2_unpark_lock(void *state, tparker_unpark_handle_t *h)
 {
-	struct futex2_state *s = state;
-	uint32_t old;
-
-	tp_spin_note_waker(&s->spin);
-	old = atomic_exchange_explicit(&s->word, FUTEX2_UNPARKED, memory_order_release);
-
-	h->addr = &s->word;
-	return old == FUTEX2_SLEEPING;
+	return tp_word_unpark_lock(state, h);
 }
 
 static void futex2_unpark(const tparker_unpark_handle_t *h)
@@ -259,7 +154,7 @@ static void futex2_unpark(const tparker_unpark_handle_t *h)
 	 * may now hold a PI futex (EINVAL): both are legitimate, nobody of
 	 * ours waits there any more. glibc's futex_wake reasons the same. */
 	if (err != EFAULT && err != EINVAL)
-		futex2_fatal("futex_wake()", err);
+		tp_word_fatal("futex2", "futex_wake()", err);
 }
 
 static void futex2_thread_yield(void)
@@ -273,7 +168,7 @@ static const struct tparker_backend futex2_backend = {
     .name = "futex2",
     .description = "Linux >= 6.7 futex_wait(2)/futex_wake(2) on a private 32-bit word",
     .priority = 250,
-    .state_size = sizeof(struct futex2_state),
+    .state_size = sizeof(struct tp_word_state),
     .cheap_to_construct = true,
     .probe = futex2_probe,
     .init = futex2_init,

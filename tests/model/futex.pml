@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Promela model of the futex backend's protocol (plugins/futex/futex.c) as a
+ * Promela model of the futex backend's protocol (plugins/common/word.h) as a
  * caller with a wait queue uses it: one owner doing NROUNDS rounds of
  * prepare_park / publish / park or park_until, NWAKERS wakers, the caller's
  * queue lock, FUTEX_WAIT / FUTEX_WAKE and the parker's lifetime. Sequentially
