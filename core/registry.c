@@ -9,12 +9,9 @@
 
 #define TP_REGISTRY_MAX 64
 
-struct tp_entry {
-	const void *origin; /* the plugin's own table: adopt each only once */
-};
-
 static struct tparker_backend tp_backends[TP_REGISTRY_MAX];
-static struct tp_entry tp_entries[TP_REGISTRY_MAX];
+/* Each copy's source table, so that one plugin is adopted only once. */
+static const void *tp_origins[TP_REGISTRY_MAX];
 static atomic_size_t tp_count;
 static pthread_mutex_t tp_loader_mutex = PTHREAD_MUTEX_INITIALIZER;
 
@@ -53,7 +50,7 @@ const struct tparker_backend *tp_registry_add(const struct tparker_backend *copy
 	if (n == TP_REGISTRY_MAX)
 		return NULL;
 	tp_backends[n] = *copy;
-	tp_entries[n].origin = origin;
+	tp_origins[n] = origin;
 	/* Readers that see the new count see the filled entry. */
 	atomic_store_explicit(&tp_count, n + 1, memory_order_release);
 	return &tp_backends[n];
@@ -63,7 +60,7 @@ const struct tparker_backend *tp_registry_find_origin(const void *origin)
 {
 	size_t n = atomic_load_explicit(&tp_count, memory_order_acquire);
 	for (size_t i = 0; i < n; i++)
-		if (tp_entries[i].origin == origin)
+		if (tp_origins[i] == origin)
 			return &tp_backends[i];
 	return NULL;
 }
