@@ -9,10 +9,15 @@
 
 #include "internal.h"
 
+#include "../plugins/common/cpu.h"
+
 _Static_assert(TPARKER_STATE_OFFSET >= sizeof(void *), "backend pointer fits before the state");
 _Static_assert(TPARKER_STATE_OFFSET % 16 == 0, "state is 16-byte aligned");
 _Static_assert(sizeof(tparker_t) == TPARKER_SIZE, "tparker_t has its documented size");
 _Static_assert(_Alignof(tparker_t) == 16, "tparker_t is 16-byte aligned");
+_Static_assert(TPARKER_PROTOCOL_OFFSET_ >= sizeof(void *) &&
+		   TPARKER_PROTOCOL_OFFSET_ + sizeof(uint32_t) <= TPARKER_STATE_OFFSET,
+	       "the word protocol field lies between the backend pointer and the state");
 
 #define TP_TIME_T_MAX ((time_t)((((time_t)1 << (sizeof(time_t) * CHAR_BIT - 2)) - 1) * 2 + 1))
 
@@ -121,6 +126,8 @@ TPARKER_API int tparker_init_with(tparker_t *p, const tparker_backend_t *b)
 	if (err)
 		return err;
 	memcpy(p->tparker_opaque_, &b, sizeof(b));
+	/* tp_validate() let only a protocol this core knows through. */
+	p->tparker_words_[TPARKER_PROTOCOL_OFFSET_ / 4] = b->word_protocol;
 	return 0;
 }
 
@@ -134,13 +141,27 @@ TPARKER_API void tparker_destroy(tparker_t *p)
 	const struct tparker_backend *b = tp_backend_of(p, "tparker_destroy");
 	if (b == &tp_dead_backend)
 		tp_misuse("tparker_destroy", "parker destroyed twice");
+	/* No more inline fast paths: every later call reaches the dead table. */
+	p->tparker_words_[TPARKER_PROTOCOL_OFFSET_ / 4] = 0;
 	b->destroy(tp_state(p));
 	b = &tp_dead_backend;
 	memcpy(p->tparker_opaque_, &b, sizeof(b));
 }
 
+/* Word protocol 1 (<tparker/backend.h>): the steps the core may run itself,
+ * the same ones the inline paths in <tparker/tparker.h> run in programs. */
+static inline bool tp_word_unparked(const uint32_t *w)
+{
+	return __atomic_load_n(w, __ATOMIC_ACQUIRE) == TPARKER_WORD_UNPARKED;
+}
+
 TPARKER_API void tparker_prepare_park(tparker_t *p)
 {
+	uint32_t *w = tparker_word_v1_(p);
+	if (w) {
+		__atomic_store_n(w, TPARKER_WORD_PARKED, __ATOMIC_RELAXED);
+		return;
+	}
 	const struct tparker_backend *b = tp_backend_or_null(p);
 	if (TP_UNLIKELY(!b)) {
 		tp_bad_parker(p, "tparker_prepare_park");
@@ -151,6 +172,9 @@ TPARKER_API void tparker_prepare_park(tparker_t *p)
 
 TPARKER_API void tparker_park(tparker_t *p)
 {
+	uint32_t *w = tparker_word_v1_(p);
+	if (w && tp_word_unparked(w))
+		return;
 	const struct tparker_backend *b = tp_backend_or_null(p);
 	if (TP_UNLIKELY(!b)) {
 		tp_bad_parker(p, "tparker_park");
@@ -177,6 +201,9 @@ static inline struct timespec tp_normalise(const struct timespec *d)
 
 TPARKER_API bool tparker_park_until(tparker_t *p, const struct timespec *deadline)
 {
+	uint32_t *w = tparker_word_v1_(p);
+	if (w && tp_word_unparked(w))
+		return true;
 	const struct tparker_backend *b = tp_backend_of(p, "tparker_park_until");
 	if (!deadline) {
 		b->park(tp_state(p));
@@ -193,6 +220,15 @@ TPARKER_API bool tparker_timed_out(tparker_t *p)
 
 TPARKER_API tparker_unpark_handle_t tparker_unpark_lock(tparker_t *p)
 {
+	uint32_t *w = tparker_word_v1_(p);
+	if (w) {
+		/* Before the exchange: after it the owner may free the parker. */
+		__atomic_store_n(&w[1], (uint32_t)tp_current_cpu(), __ATOMIC_RELAXED);
+		uint32_t parked = TPARKER_WORD_PARKED;
+		if (__atomic_compare_exchange_n(w, &parked, TPARKER_WORD_UNPARKED, false,
+						__ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			return (tparker_unpark_handle_t){NULL, NULL};
+	}
 	const struct tparker_backend *b = tp_backend_of(p, "tparker_unpark_lock");
 	tparker_unpark_handle_t h = {NULL, NULL};
 	bool wake = b->unpark_lock(tp_state(p), &h);

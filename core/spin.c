@@ -4,14 +4,24 @@
  * (capped) intervals, so a thread parked for long costs little CPU. */
 #include <sched.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "internal.h"
 
+/* Word protocol 1 (<tparker/backend.h>): `parked` is the word, 0 or 1 only
+ * (a spinning owner polls it, so it never needs an unpark call), and the
+ * core runs the fast steps on it itself. */
 struct spin_state {
-	atomic_int parked;
+	_Atomic uint32_t parked;
+	_Atomic int32_t waker_cpu; /* kept for the protocol; unused here */
 };
 _Static_assert(sizeof(struct spin_state) <= TPARKER_STATE_MAX, "spin state fits");
+_Static_assert(offsetof(struct spin_state, parked) == offsetof(struct tparker_word_v1, word) &&
+		   offsetof(struct spin_state, waker_cpu) ==
+		       offsetof(struct tparker_word_v1, waker_cpu),
+	       "spin state is laid out as word protocol 1");
 
 /* Backoff: 2^0 .. 2^(SPIN_PAUSE_STEPS-1) pauses per step, then
  * SPIN_YIELD_STEPS sched_yield()s, then sleeps from 1 us doubling to
@@ -31,7 +41,8 @@ static int spin_probe(const struct tparker_host *host, char *why, size_t why_len
 static int spin_init(void *state)
 {
 	struct spin_state *s = state;
-	atomic_init(&s->parked, 0);
+	atomic_init(&s->parked, TPARKER_WORD_UNPARKED);
+	atomic_init(&s->waker_cpu, -1);
 	return 0;
 }
 
@@ -43,7 +54,7 @@ static void spin_destroy(void *state)
 static void spin_prepare_park(void *state)
 {
 	struct spin_state *s = state;
-	atomic_store_explicit(&s->parked, 1, memory_order_relaxed);
+	atomic_store_explicit(&s->parked, TPARKER_WORD_PARKED, memory_order_relaxed);
 }
 
 /* Wait until unparked (true) or until the deadline, if any, passes (false). */
@@ -51,7 +62,7 @@ static bool spin_wait(struct spin_state *s, const struct timespec *deadline)
 {
 	long sleep_ns = 1000;
 	for (unsigned step = 0;; step++) {
-		if (atomic_load_explicit(&s->parked, memory_order_acquire) == 0)
+		if (atomic_load_explicit(&s->parked, memory_order_acquire) == TPARKER_WORD_UNPARKED)
 			return true;
 		struct timespec now = tparker_now();
 		if (deadline && !tparker_ts_before(&now, deadline))
@@ -91,14 +102,14 @@ static bool spin_park_until(void *state, const struct timespec *deadline)
 static bool spin_timed_out(void *state)
 {
 	struct spin_state *s = state;
-	return atomic_load_explicit(&s->parked, memory_order_relaxed) != 0;
+	return atomic_load_explicit(&s->parked, memory_order_relaxed) != TPARKER_WORD_UNPARKED;
 }
 
 static bool spin_unpark_lock(void *state, tparker_unpark_handle_t *h)
 {
 	struct spin_state *s = state;
 	(void)h;
-	atomic_store_explicit(&s->parked, 0, memory_order_release);
+	atomic_store_explicit(&s->parked, TPARKER_WORD_UNPARKED, memory_order_release);
 	/* The parked thread polls: nothing is left for unpark to do. */
 	return false;
 }
@@ -132,4 +143,5 @@ const struct tparker_backend tp_spin_backend = {
     .unpark_lock = spin_unpark_lock,
     .unpark = spin_unpark,
     .thread_yield = spin_thread_yield,
+    .word_protocol = TPARKER_WORD_PROTOCOL_V1,
 };

@@ -85,6 +85,18 @@ int tp_validate(const struct tparker_backend *src, const char *expect_name,
 			 (unsigned)out->state_size, TPARKER_STATE_MAX);
 		return EINVAL;
 	}
+	if (out->word_protocol == TPARKER_WORD_PROTOCOL_V1 &&
+	    out->state_size < sizeof(struct tparker_word_v1)) {
+		snprintf(why, why_len,
+			 "declares word protocol %u but its state size %u is smaller than "
+			 "the %zu bytes of the protocol's word",
+			 (unsigned)out->word_protocol, (unsigned)out->state_size,
+			 sizeof(struct tparker_word_v1));
+		return EINVAL;
+	}
+	/* A protocol from a newer minor: this core runs the operations only. */
+	if (out->word_protocol != TPARKER_WORD_PROTOCOL_V1)
+		out->word_protocol = 0;
 	for (size_t i = 0; i < sizeof(tp_required_ops) / sizeof(tp_required_ops[0]); i++) {
 		void *fn;
 		memcpy(&fn, (const char *)out + tp_required_ops[i].offset, sizeof(fn));

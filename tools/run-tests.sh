@@ -4,7 +4,7 @@
 #   1. build/       gcc, --werror: every suite but the long 'stress' one
 #   2. build/       the same binaries under valgrind memcheck: conformance and faults
 #   3. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer: conformance, faults, loader
-#   4. build-tsan/  ThreadSanitizer: conformance and faults
+#   4. build-tsan/  ThreadSanitizer: conformance (inline and not) and faults
 # The full stress suite is separate: meson test -C build --suite stress
 # Usage: tools/run-tests.sh [--quick]   (--quick: step 1 only)
 set -euo pipefail
@@ -41,6 +41,7 @@ for san in asan tsan; do
 	fi
 	suites=(--suite conformance --suite faults)
 	[ $san = asan ] && suites+=(--suite loader)
+	[ $san = tsan ] && suites+=(--suite conformance-noinline)
 	run meson test -C $dir --print-errorlogs --num-processes 2 "${suites[@]}"
 done
 exit $status

@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 #define TPARKER_BACKEND_ABI_MAJOR 1
-#define TPARKER_BACKEND_ABI_MINOR 0
+#define TPARKER_BACKEND_ABI_MINOR 1
 /* The value a plugin puts in `version`: major in the high 16 bits. */
 #define TPARKER_BACKEND_ABI_VERSION ((TPARKER_BACKEND_ABI_MAJOR << 16) | TPARKER_BACKEND_ABI_MINOR)
 
@@ -50,7 +50,7 @@ extern "C" {
 
 /* Room for a backend's per-parker state inside tparker_t: the state starts
  * 16 bytes in (after the backend pointer) and is 16-byte aligned. */
-#define TPARKER_STATE_OFFSET 16
+#define TPARKER_STATE_OFFSET TPARKER_STATE_OFFSET_
 #define TPARKER_STATE_MAX (TPARKER_SIZE - TPARKER_STATE_OFFSET)
 
 /* Longest backend name; names are [a-z0-9_-], starting with a letter. */
@@ -135,7 +135,46 @@ struct tparker_backend {
 	void (*unpark)(const tparker_unpark_handle_t *h);
 	/* Required. Give up the CPU. */
 	void (*thread_yield)(void);
+
+	/* ---- ABI 1.1 ---- */
+	/* Optional (0: none). TPARKER_WORD_PROTOCOL_V1 lets the core, and the
+	 * inline fast paths compiled into programs, run the steps that need no
+	 * system call without calling this backend; see "Word protocol" below.
+	 * A value this core does not know is treated as 0. The operations
+	 * above stay required and must keep the same protocol. */
+	uint32_t word_protocol;
 	/* Members appended by later minors go here; each is optional. */
+};
+
+/*
+ * Word protocol 1. The backend's state starts with two naturally aligned
+ * 32-bit fields that every party reads and writes with atomic operations:
+ *
+ *   word       TPARKER_WORD_UNPARKED (0), TPARKER_WORD_PARKED (1) while the
+ *              owner is awake after prepare_park, or any other value of the
+ *              backend's own (typically "asleep, wake me with unpark");
+ *   waker_cpu  the CPU the last unparker ran on, -1 when unknown.
+ *
+ * In exchange the core, and code in programs, may run these steps instead
+ * of calling the backend:
+ *   prepare_park      store PARKED (relaxed);
+ *   park, park_until  return at once (true) when an acquire load of the
+ *                     word sees UNPARKED;
+ *   unpark_lock       store the caller's CPU into waker_cpu (relaxed), then
+ *                     compare-exchange the word PARKED -> UNPARKED (release):
+ *                     on success no unpark is needed; on failure the
+ *                     backend's unpark_lock runs as usual.
+ * So a backend must move the word away from PARKED (compare-exchange) before
+ * its owner waits for an unpark call (polling the word while PARKED is
+ * fine: the spin backend does), and treat UNPARKED as "an unparker has been
+ * here". state_size is at least 8.
+ */
+#define TPARKER_WORD_PROTOCOL_V1 TPARKER_WORD_V1_
+#define TPARKER_WORD_UNPARKED    TPARKER_WORD_UNPARKED_
+#define TPARKER_WORD_PARKED      TPARKER_WORD_PARKED_
+struct tparker_word_v1 {
+	uint32_t word;
+	int32_t waker_cpu;
 };
 
 /* The size of the smallest valid table of this major. */

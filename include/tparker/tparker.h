@@ -39,12 +39,31 @@ extern "C" {
 #define TPARKER_API
 #endif
 
+#if defined(__GNUC__)
+#define TPARKER_EXTENSION_ __extension__
+#else
+#define TPARKER_EXTENSION_
+#endif
+
 /* Bytes in a tparker_t: the backend pointer, then the backend's state. */
 #define TPARKER_SIZE 128
 
+/* The library's private layout of a tparker_t, for the inline fast paths
+ * below: the backend pointer at 0, the word protocol the parker's backend
+ * follows (0: none) at byte TPARKER_PROTOCOL_OFFSET_, the backend's state
+ * from TPARKER_STATE_OFFSET_ (its first 32 bits are the word). */
+#define TPARKER_PROTOCOL_OFFSET_ 8
+#define TPARKER_STATE_OFFSET_    16
+#define TPARKER_WORD_V1_         1u
+#define TPARKER_WORD_UNPARKED_   0u
+#define TPARKER_WORD_PARKED_     1u
+
 /* Opaque, embeddable parker storage; never copied or moved after init. */
 typedef struct tparker {
-	TPARKER_ALIGNAS_(16) unsigned char tparker_opaque_[TPARKER_SIZE];
+	TPARKER_EXTENSION_ union {
+		TPARKER_ALIGNAS_(16) unsigned char tparker_opaque_[TPARKER_SIZE];
+		uint32_t tparker_words_[TPARKER_SIZE / 4];
+	};
 } tparker_t;
 
 /* A backend (defined in <tparker/backend.h> for plugin authors). */
@@ -114,6 +133,70 @@ TPARKER_API const char *tparker_backend_error(void);
 /* The library's version ("1.0.0") and its compiled-in plugin directory. */
 TPARKER_API const char *tparker_version(void);
 TPARKER_API const char *tparker_plugin_dir(void);
+
+/*
+ * Inline fast paths. When a parker's backend follows the library's word
+ * protocol (the futex backends; see word_protocol in <tparker/backend.h>),
+ * the steps that need no system call run in the caller, without a call into
+ * the library: prepare_park, a park or park_until that finds the parker
+ * already unparked, and an unpark with nothing to wake. Everything else,
+ * and every parker of another backend, calls the library as before, so a
+ * program built with these paths runs on any libtparker 1.x. The names stay
+ * real exported functions: their addresses, dlsym() and other languages
+ * reach the same behaviour. Define TPARKER_NO_INLINE before including this
+ * header to always call the library.
+ */
+#if defined(__GNUC__)
+/* The parker's word when its backend follows word protocol 1, else NULL
+ * (also for a NULL parker, which the library then reports). */
+static inline uint32_t *tparker_word_v1_(tparker_t *p)
+{
+	if (__builtin_expect(p != 0 && p->tparker_words_[TPARKER_PROTOCOL_OFFSET_ / 4] ==
+					   TPARKER_WORD_V1_,
+			     1))
+		return &p->tparker_words_[TPARKER_STATE_OFFSET_ / 4];
+	return 0;
+}
+
+#if !defined(TPARKER_NO_INLINE) && !defined(TPARKER_BUILDING_CORE)
+static inline void tparker_prepare_park_inline_(tparker_t *p)
+{
+	uint32_t *w = tparker_word_v1_(p);
+	if (w)
+		__atomic_store_n(w, TPARKER_WORD_PARKED_, __ATOMIC_RELAXED);
+	else
+		(tparker_prepare_park)(p);
+}
+
+static inline void tparker_park_inline_(tparker_t *p)
+{
+	uint32_t *w = tparker_word_v1_(p);
+	if (!w || __atomic_load_n(w, __ATOMIC_ACQUIRE) != TPARKER_WORD_UNPARKED_)
+		(tparker_park)(p);
+}
+
+static inline bool tparker_park_until_inline_(tparker_t *p, const struct timespec *deadline)
+{
+	uint32_t *w = tparker_word_v1_(p);
+	if (w && __atomic_load_n(w, __ATOMIC_ACQUIRE) == TPARKER_WORD_UNPARKED_)
+		return true;
+	return (tparker_park_until)(p, deadline);
+}
+
+static inline void tparker_unpark_inline_(tparker_unpark_handle_t h)
+{
+	if (h.backend)
+		(tparker_unpark)(h);
+}
+
+/* Variadic, so that an argument with a top-level comma (a compound
+ * literal) passes through whole. */
+#define tparker_prepare_park(...) tparker_prepare_park_inline_(__VA_ARGS__)
+#define tparker_park(...)         tparker_park_inline_(__VA_ARGS__)
+#define tparker_park_until(...)   tparker_park_until_inline_(__VA_ARGS__)
+#define tparker_unpark(...)       tparker_unpark_inline_(__VA_ARGS__)
+#endif
+#endif
 
 #ifdef __cplusplus
 }

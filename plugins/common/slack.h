@@ -4,7 +4,9 @@
 #ifndef TPARKER_PLUGINS_COMMON_SLACK_H
 #define TPARKER_PLUGINS_COMMON_SLACK_H
 
+#if defined(__linux__)
 #include <sys/prctl.h>
+#endif
 
 /*
  * Timer slack: the kernel lets a timed sleep end up to the thread's slack
@@ -16,6 +18,7 @@
  * slack the program set for itself in between is never overwritten with a
  * stale copy.
  */
+#if defined(__linux__)
 static inline unsigned long tp_slack_tighten(void)
 {
 	int old = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
@@ -32,5 +35,17 @@ static inline void tp_slack_restore(unsigned long old)
 	if (old)
 		prctl(PR_SET_TIMERSLACK, old, 0, 0, 0);
 }
+#else
+/* Timer slack is a Linux notion: elsewhere there is nothing to change. */
+static inline unsigned long tp_slack_tighten(void)
+{
+	return 0;
+}
+
+static inline void tp_slack_restore(unsigned long old)
+{
+	(void)old;
+}
+#endif
 
 #endif /* TPARKER_PLUGINS_COMMON_SLACK_H */

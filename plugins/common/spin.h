@@ -28,19 +28,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include(<sys/rseq.h>) && (defined(__x86_64__) || defined(__aarch64__))
-#include <sys/rseq.h>
-/* glibc 2.35 added __rseq_offset; __builtin_thread_pointer() is the thread
- * pointer it is relative to on these architectures. */
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
-#define TP_HAVE_RSEQ_CPU 1
-#endif
-#endif
-#endif
-
 #include "tparker/backend.h"
 
+#include "cpu.h"
 #include "slack.h"
 
 /* Long enough to cover a partner that is awake on another CPU and needs a
@@ -131,30 +121,11 @@ static inline int tp_spin_thread_cpus(void)
 	return cpus;
 }
 
-/* The CPU we run on, on the unparker's hot path: glibc >= 2.35 registers
- * rseq, whose cpu_id the kernel keeps current in the thread's own memory,
- * so it is one load instead of a call into libc; sched_getcpu() otherwise
- * (it uses the vDSO or, in the end, a system call). */
-static inline int tp_spin_cpu(void)
-{
-#if defined(TP_HAVE_RSEQ_CPU)
-	if (__rseq_size >= offsetof(struct rseq, cpu_id) + sizeof(uint32_t)) {
-		const volatile struct rseq *r =
-		    (const volatile struct rseq *)((char *)__builtin_thread_pointer() +
-						   __rseq_offset);
-		int32_t cpu = (int32_t)r->cpu_id;
-		if (cpu >= 0)
-			return cpu;
-	}
-#endif
-	return sched_getcpu();
-}
-
 /* Unparker, before the exchange that releases the owner (after it, the
  * owner may free the parker). */
 static inline void tp_spin_note_waker(struct tp_spin_state *s)
 {
-	atomic_store_explicit(&s->waker_cpu, tp_spin_cpu(), memory_order_relaxed);
+	atomic_store_explicit(&s->waker_cpu, tp_current_cpu(), memory_order_relaxed);
 }
 
 /* Owner: is a spin worth trying now? */
@@ -163,7 +134,7 @@ static inline bool tp_spin_worth_it(struct tp_spin_state *s, uint32_t ns)
 	if (!ns || tp_spin_thread_cpus() <= 1)
 		return false;
 	int32_t waker = atomic_load_explicit(&s->waker_cpu, memory_order_relaxed);
-	if (waker >= 0 && waker == tp_spin_cpu())
+	if (waker >= 0 && waker == tp_current_cpu())
 		return false;
 	if (s->score == 0) {
 		if (++s->skipped < (1u << s->retry_shift))

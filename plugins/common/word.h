@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +27,27 @@
 #include "slack.h"
 #include "spin.h"
 
-enum { TP_WORD_UNPARKED = 0, TP_WORD_PARKED = 1, TP_WORD_SLEEPING = 2 };
+enum {
+	TP_WORD_UNPARKED = TPARKER_WORD_UNPARKED,
+	TP_WORD_PARKED = TPARKER_WORD_PARKED,
+	TP_WORD_SLEEPING = 2
+};
 
+/* Laid out as word protocol 1 (<tparker/backend.h>): the word, then the
+ * waker's CPU (the first field of the spin state). The core and inline code
+ * in programs run prepare_park, the "already unparked" return of park and
+ * the PARKED -> UNPARKED unpark_lock on it themselves; the functions below
+ * do the same steps when called, and everything else. */
 struct tp_word_state {
 	_Atomic uint32_t word;
 	struct tp_spin_state spin;
 };
+
+static_assert(offsetof(struct tp_word_state, word) == offsetof(struct tparker_word_v1, word),
+	      "word protocol 1: the word comes first");
+static_assert(offsetof(struct tp_word_state, spin.waker_cpu) ==
+		  offsetof(struct tparker_word_v1, waker_cpu),
+	      "word protocol 1: the waker's CPU follows the word");
 
 static_assert(sizeof(struct tp_word_state) <= TPARKER_STATE_MAX, "word state too large");
 static_assert(sizeof(_Atomic uint32_t) == sizeof(uint32_t), "futex word is not 32 bits");

@@ -156,6 +156,7 @@ static const struct tparker_backend futex_backend = {
     .unpark_lock = futex_unpark_lock,
     .unpark = futex_unpark,
     .thread_yield = futex_thread_yield,
+    .word_protocol = TPARKER_WORD_PROTOCOL_V1,
 };
 
 TPARKER_BACKEND_DEFINE(futex_backend)

@@ -180,6 +180,7 @@ static const struct tparker_backend futex2_backend = {
     .unpark_lock = futex2_unpark_lock,
     .unpark = futex2_unpark,
     .thread_yield = futex2_thread_yield,
+    .word_protocol = TPARKER_WORD_PROTOCOL_V1,
 };
 
 TPARKER_BACKEND_DEFINE(futex2_backend)

@@ -1,36 +1,54 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * POSIX backend: a mutex, a condition variable on CLOCK_MONOTONIC and a
- * "should park" flag. Works wherever POSIX threads do.
+ * POSIX backend: a state word, a mutex and a condition variable on
+ * CLOCK_MONOTONIC. Works wherever POSIX threads do.
  *
- * The unparker keeps the mutex locked from unpark_lock until unpark, and
- * the owner cannot leave park without that mutex: so the owner cannot free
- * the parker while unpark still signals and unlocks it. Lock order: the
- * caller's queue lock, then this mutex.
+ * The word follows word protocol 1 (<tparker/backend.h>), so an unpark that
+ * lands while the owner is awake is one compare-exchange, with no mutex, run
+ * by the core or inline in the program. The owner only sleeps after moving
+ * the word PARKED -> SLEEPING under the mutex; an unparker that finds it
+ * SLEEPING takes the mutex, sets WAKING and keeps the mutex locked until
+ * unpark has signalled. WAKING, not UNPARKED: an owner that saw UNPARKED
+ * could return (and free the parker) without the mutex, while unpark still
+ * signals and unlocks it. Only the owner, holding the mutex, turns WAKING
+ * into UNPARKED, so it cannot leave while the unparker still needs the
+ * parker. Lock order: the caller's queue lock, then this mutex.
  */
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tparker/backend.h"
 
+#include "../common/cpu.h"
 #include "../common/slack.h"
 
+enum {
+	PT_UNPARKED = TPARKER_WORD_UNPARKED,
+	PT_PARKED = TPARKER_WORD_PARKED,
+	PT_SLEEPING = 2, /* owner waits on the condition variable (or timed out) */
+	PT_WAKING = 3,   /* unparked; the unparker still holds the mutex */
+};
+
 struct pthread_state {
+	_Atomic uint32_t word;
+	_Atomic int32_t waker_cpu; /* word protocol 1; unused here */
 	pthread_mutex_t mutex;
 	pthread_cond_t cond;
-	/* Written by prepare_park without the mutex (it must stay free of
-	 * system calls), otherwise read and written under it: atomic so that
-	 * a misbehaving caller is at worst a logic error, never a data race. */
-	atomic_bool should_park;
 };
 
 static_assert(sizeof(struct pthread_state) <= TPARKER_STATE_MAX, "pthread state too large");
+static_assert(offsetof(struct pthread_state, word) == offsetof(struct tparker_word_v1, word) &&
+		  offsetof(struct pthread_state, waker_cpu) ==
+		      offsetof(struct tparker_word_v1, waker_cpu),
+	      "pthread state is laid out as word protocol 1");
 
 static _Noreturn void pthread_fatal(const char *call, int err)
 {
@@ -87,7 +105,8 @@ static int pthread_init(void *state)
 		pthread_mutex_destroy(&s->mutex);
 		return err;
 	}
-	atomic_init(&s->should_park, false);
+	atomic_init(&s->word, PT_UNPARKED);
+	atomic_init(&s->waker_cpu, -1);
 	return 0;
 }
 
@@ -103,7 +122,7 @@ static void pthread_prepare_park(void *state)
 {
 	struct pthread_state *s = state;
 
-	atomic_store_explicit(&s->should_park, true, memory_order_relaxed);
+	atomic_store_explicit(&s->word, PT_PARKED, memory_order_relaxed);
 }
 
 static void pthread_lock(struct pthread_state *s)
@@ -122,31 +141,47 @@ static void pthread_unlock(struct pthread_state *s)
 		pthread_fatal("pthread_mutex_unlock()", err);
 }
 
-/* gcc 12 with -fsanitize=address reports a false -Wstringop-overflow
- * ("writing 1 byte into a region of size 0") on this atomic load. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wstringop-overflow"
-#endif
-/* Under the mutex, which orders it against the unparker's store. */
-static bool pthread_should_park(struct pthread_state *s)
+static uint32_t pthread_word(struct pthread_state *s)
 {
-	return atomic_load_explicit(&s->should_park, memory_order_relaxed);
+	return atomic_load_explicit(&s->word, memory_order_acquire);
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+
+/*
+ * Owner, holding the mutex: has an unparker been here? Takes over a WAKING
+ * word (the unparker is done once we hold the mutex), and otherwise moves
+ * PARKED to SLEEPING, after which only an unparker holding the mutex can
+ * change the word, so a wait on the condition variable cannot miss it.
+ */
+static bool pthread_check_unparked(struct pthread_state *s)
+{
+	for (;;) {
+		uint32_t v = pthread_word(s);
+		if (v == PT_UNPARKED)
+			return true;
+		if (v == PT_WAKING) {
+			atomic_store_explicit(&s->word, PT_UNPARKED, memory_order_relaxed);
+			return true;
+		}
+		if (v == PT_SLEEPING ||
+		    atomic_compare_exchange_strong_explicit(&s->word, &v, PT_SLEEPING,
+							    memory_order_relaxed,
+							    memory_order_relaxed))
+			return false;
+	}
+}
 
 static void pthread_park(void *state)
 {
 	struct pthread_state *s = state;
 	int cancel_state;
 
+	if (pthread_word(s) == PT_UNPARKED)
+		return;
 	/* The waits are cancellation points; a cancelled owner would leave
 	 * the mutex locked and the unparker's handle dangling. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
 	pthread_lock(s);
-	while (pthread_should_park(s)) {
+	while (!pthread_check_unparked(s)) {
 		int err = pthread_cond_wait(&s->cond, &s->mutex);
 		if (err)
 			pthread_fatal("pthread_cond_wait()", err);
@@ -159,19 +194,19 @@ static bool pthread_park_until(void *state, const struct timespec *deadline)
 {
 	struct pthread_state *s = state;
 	unsigned long slack = 0;
-	bool unparked = true, tightened = false;
+	bool unparked, tightened = false;
 	int cancel_state;
 
+	/* UNPARKED (never WAKING) means the unparker is done with us. */
+	if (pthread_word(s) == PT_UNPARKED)
+		return true;
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
-	/* Taking the mutex first, even for a past deadline: an uncontended
-	 * lock is no system call, and returning true without it could let the
-	 * owner free the parker while an unparker is still inside unpark. */
+	/* The mutex even for a past deadline: an uncontended lock is no
+	 * system call, and a WAKING word must be taken over under it. */
 	pthread_lock(s);
-	while (pthread_should_park(s)) {
-		if (tparker_deadline_passed(deadline)) {
-			unparked = false;
+	while (!(unparked = pthread_check_unparked(s))) {
+		if (tparker_deadline_passed(deadline))
 			break;
-		}
 		if (!tightened) {
 			slack = tp_slack_tighten();
 			tightened = true;
@@ -190,18 +225,35 @@ static bool pthread_timed_out(void *state)
 {
 	struct pthread_state *s = state;
 
+	/* The mutex waits out an unparker between unpark_lock and unpark. */
 	pthread_lock(s);
-	bool parked = pthread_should_park(s);
+	uint32_t v = pthread_word(s);
+	if (v == PT_WAKING)
+		atomic_store_explicit(&s->word, v = PT_UNPARKED, memory_order_relaxed);
 	pthread_unlock(s);
-	return parked;
+	return v != PT_UNPARKED;
 }
 
 static bool pthread_unpark_lock(void *state, tparker_unpark_handle_t *h)
 {
 	struct pthread_state *s = state;
+	uint32_t v = atomic_load_explicit(&s->word, memory_order_relaxed);
 
+	/* Before releasing the owner: after it, the owner may free the parker. */
+	atomic_store_explicit(&s->waker_cpu, tp_current_cpu(), memory_order_relaxed);
+	/* The owner is awake: it sees UNPARKED before it could sleep. */
+	while (v == PT_PARKED)
+		if (atomic_compare_exchange_weak_explicit(&s->word, &v, PT_UNPARKED,
+							  memory_order_release,
+							  memory_order_relaxed))
+			return false;
+	if (v == PT_UNPARKED || v == PT_WAKING)
+		return false; /* an unparker has been here already */
+	/* SLEEPING: the owner waits on the condition variable, or timed out.
+	 * Whatever the word became in between, WAKING under the mutex is
+	 * right: the owner takes it over only once unpark has unlocked. */
 	pthread_lock(s);
-	atomic_store_explicit(&s->should_park, false, memory_order_relaxed);
+	atomic_store_explicit(&s->word, PT_WAKING, memory_order_release);
 	h->addr = s;
 	return true;
 }
@@ -241,6 +293,7 @@ static const struct tparker_backend pthread_backend = {
     .unpark_lock = pthread_unpark_lock,
     .unpark = pthread_unpark,
     .thread_yield = pthread_thread_yield,
+    .word_protocol = TPARKER_WORD_PROTOCOL_V1,
 };
 
 TPARKER_BACKEND_DEFINE(pthread_backend)

@@ -83,6 +83,8 @@ static const struct broken_case broken_cases[] = {
     {"tparker-bigstate.so", EINVAL, "state size 4096 exceeds"},
     {"tparker-noop.so", EINVAL, "required operation 'park' missing"},
     {"tparker-probefail.so", ENODEV, "probe failed: no such device here"},
+    {"tparker-wordsmall.so", EINVAL,
+     "declares word protocol 1 but its state size 4 is smaller than the 8 bytes"},
 };
 
 #define N_BROKEN (sizeof(broken_cases) / sizeof(broken_cases[0]))
@@ -124,11 +126,12 @@ BROKEN_TEST(9)
 BROKEN_TEST(10)
 BROKEN_TEST(11)
 BROKEN_TEST(12)
+BROKEN_TEST(13)
 
 static void (*const broken_tests[])(void) = {
     test_broken_0,  test_broken_1,  test_broken_2,  test_broken_3, test_broken_4,
     test_broken_5,  test_broken_6,  test_broken_7,  test_broken_8, test_broken_9,
-    test_broken_10, test_broken_11, test_broken_12,
+    test_broken_10, test_broken_11, test_broken_12, test_broken_13,
 };
 _Static_assert(sizeof(broken_tests) / sizeof(broken_tests[0]) == N_BROKEN,
 	       "one test function per broken case");
@@ -239,6 +242,110 @@ static void test_init_with_bad(void)
 	/* A table the library never adopted is not a backend. */
 	static struct tparker_backend fake;
 	CU_ASSERT_EQUAL(tparker_init_with(&p, &fake), EINVAL);
+}
+
+/* The first 32 bits of the backend's state, and the parker's word
+ * protocol field: the library's private layout, read here on purpose. */
+static uint32_t state_word(const tparker_t *p)
+{
+	uint32_t w;
+	memcpy(&w, p->tparker_opaque_ + TPARKER_STATE_OFFSET, sizeof(w));
+	return w;
+}
+
+static uint32_t protocol_of(const tparker_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p->tparker_opaque_ + TPARKER_PROTOCOL_OFFSET_, sizeof(v));
+	return v;
+}
+
+/* One unpark-before-park cycle through the API on a plugin that must run
+ * its own operations: its prepare_park marker shows up in the state. */
+static void check_own_ops(const char *file)
+{
+	char path[4096];
+	const tparker_backend_t *b = NULL;
+	plugin_path(path, sizeof(path), file);
+	int rc = tparker_backend_open(path, &b);
+	CU_ASSERT_FATAL(errno_is(file, rc, 0));
+
+	tparker_t p;
+	CU_ASSERT_EQUAL_FATAL(tparker_init_with(&p, b), 0);
+	CU_ASSERT_EQUAL(protocol_of(&p), 0);
+	tparker_prepare_park(&p);
+	CU_ASSERT_EQUAL(state_word(&p), 7); /* TRIVIAL_OWN_PARKED */
+	tparker_unpark_handle_t h = tparker_unpark_lock(&p);
+	CU_ASSERT_EQUAL(state_word(&p), 0);
+	tparker_unpark(h);
+	tparker_park(&p);
+	tparker_destroy(&p);
+}
+
+/* A protocol from a later minor is not one this core knows: ignored. */
+static void test_word_unknown(void)
+{
+	check_own_ops("tparker-wordnext.so");
+}
+
+/* An ABI 1.0 table: nothing past its size is read, whatever lies there. */
+static void test_word_old_minor(void)
+{
+	check_own_ops("tparker-oldminor.so");
+}
+
+/* Word protocol 1 on every backend that declares it (the built-in spin
+ * backend always does): the steps the core runs itself, through the inline
+ * paths of <tparker/tparker.h> and through the exported functions. */
+static void check_word_v1(const tparker_backend_t *b)
+{
+	tparker_t p;
+	CU_ASSERT_EQUAL_FATAL(tparker_init_with(&p, b), 0);
+	CU_ASSERT_EQUAL(protocol_of(&p), TPARKER_WORD_PROTOCOL_V1);
+	CU_ASSERT_EQUAL(state_word(&p), TPARKER_WORD_UNPARKED);
+
+	for (int exported = 0; exported < 2; exported++) {
+		if (exported)
+			(tparker_prepare_park)(&p);
+		else
+			tparker_prepare_park(&p);
+		CU_ASSERT_EQUAL(state_word(&p), TPARKER_WORD_PARKED);
+		/* An owner awake in PARKED needs no wake: no unpark call. */
+		tparker_unpark_handle_t h = tparker_unpark_lock(&p);
+		CU_ASSERT_PTR_NULL(h.backend);
+		CU_ASSERT_EQUAL(state_word(&p), TPARKER_WORD_UNPARKED);
+		if (exported)
+			(tparker_unpark)(h), (tparker_park)(&p);
+		else
+			tparker_unpark(h), tparker_park(&p);
+		CU_ASSERT_EQUAL(state_word(&p), TPARKER_WORD_UNPARKED);
+		struct timespec past = {0, 0};
+		CU_ASSERT_TRUE(exported ? (tparker_park_until)(&p, &past)
+					: tparker_park_until(&p, &past));
+		/* Compound literals pass through the inline paths' macros. */
+		CU_ASSERT_TRUE(tparker_park_until(&p, &(struct timespec){0, 0}));
+	}
+	/* A second unpark_lock finds nothing to do. */
+	CU_ASSERT_PTR_NULL(tparker_unpark_lock(&p).backend);
+	tparker_destroy(&p);
+	/* Destroyed: the inline paths no longer apply, every call reaches
+	 * the library (which reports the misuse; see tests/misuse). */
+	CU_ASSERT_EQUAL(protocol_of(&p), 0);
+}
+
+static void test_word_v1(void)
+{
+	int checked = 0;
+	for (const char *const *n = (const char *const[]){"spin", "futex", "futex2", "pthread",
+							    NULL};
+	     *n; n++) {
+		const tparker_backend_t *b = tparker_backend_get(*n);
+		if (!b)
+			continue; /* not built, or not usable here */
+		check_word_v1(b);
+		checked++;
+	}
+	CU_ASSERT(checked >= 1);
 }
 
 /* A mini wait queue: one slot under a mutex, the protocol from tparker.h.
@@ -423,6 +530,9 @@ int main(void)
 	    {"backend_name(NULL)", test_name_null},
 	    {"init_with a non-backend", test_init_with_bad},
 	    {"good parker beside the default one", test_good_beside_default},
+	    {"unknown word protocol: the plugin's operations run", test_word_unknown},
+	    {"ABI 1.0 table: nothing read past its size", test_word_old_minor},
+	    {"word protocol 1: the core's own steps", test_word_v1},
 	    {"loads from threads", test_threads},
 	};
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)

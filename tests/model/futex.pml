@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Promela model of the futex backend's protocol (plugins/common/word.h) as a
+ * Promela model of the futex backend's protocol (plugins/common/word.h, with
+ * the word protocol 1 step of core/api.c in unpark_lock) as a
  * caller with a wait queue uses it: one owner doing NROUNDS rounds of
  * prepare_park / publish / park or park_until, NWAKERS wakers, the caller's
  * queue lock, FUTEX_WAIT / FUTEX_WAKE and the parker's lifetime. Sequentially
@@ -225,22 +226,37 @@ next:			v = 0; expected = 0
 /* (b) the parker this waker popped is still alive */
 #define ON_LIVE_PARKER (alive && gen == mygen)
 
-/* unpark_lock: handle.need_wake = (exchange(&w, UNPARKED) == SLEEPING) */
+/* unpark_lock: first the word protocol step the core (or inline code in
+ * the program) runs, compare-exchange PARKED -> UNPARKED, which needs no
+ * wake; when that fails, the backend's own step, a separate atomic action:
+ * handle.need_wake = (exchange(&w, UNPARKED) == SLEEPING) */
 #define UNPARK_LOCK							\
 	atomic {							\
 		assert(ON_LIVE_PARKER);					\
-		need = (w == SLEEPING);					\
-		w = UNPARKED;						\
 		if							\
-		:: need -> pending++					\
+		:: w == PARKED -> w = UNPARKED; cas = 1			\
 		:: else							\
 		fi							\
-	}
+	};								\
+	if								\
+	:: cas -> cas = 0	/* reach: the core's compare-exchange */	\
+	:: else ->							\
+		atomic {						\
+			assert(ON_LIVE_PARKER);				\
+			need = (w == SLEEPING);				\
+			w = UNPARKED;					\
+			if						\
+			:: need -> pending++				\
+			:: else						\
+			fi						\
+		}							\
+	fi
 
 proctype waker()
 {
 	byte mygen;	/* the round whose parker this waker popped */
 	bit need;	/* the handle asks for a FUTEX_WAKE */
+	bit cas;	/* the core's compare-exchange released the owner */
 #if defined(MUTANT_SPLIT_EXCHANGE) || defined(MUTANT_UNPARK_READS)
 	byte old;
 #endif

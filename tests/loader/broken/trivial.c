@@ -27,6 +27,11 @@ void trivial_prepare_park(void *state)
 	atomic_store_explicit((atomic_int *)state, 1, memory_order_relaxed);
 }
 
+void trivial_prepare_park_own(void *state)
+{
+	atomic_store_explicit((atomic_int *)state, TRIVIAL_OWN_PARKED, memory_order_relaxed);
+}
+
 static bool still_parked(void *state)
 {
 	return atomic_load_explicit((atomic_int *)state, memory_order_acquire) != 0;

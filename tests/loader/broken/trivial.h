@@ -17,6 +17,10 @@ int trivial_probe(const struct tparker_host *host, char *why, size_t why_len);
 int trivial_init(void *state);
 void trivial_destroy(void *state);
 void trivial_prepare_park(void *state);
+/* prepare_park storing TRIVIAL_OWN_PARKED: shows that the plugin's own
+ * operation ran, not the core's word protocol store of 1. */
+#define TRIVIAL_OWN_PARKED 7
+void trivial_prepare_park_own(void *state);
 void trivial_park(void *state);
 bool trivial_park_until(void *state, const struct timespec *deadline);
 bool trivial_timed_out(void *state);
