@@ -1,10 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 #
-# Model-checks the futex backend's protocol (futex.pml next to this script)
-# with spin: the correct model must pass every check with every interesting
-# interleaving reached, and every deliberately broken variant must be caught
-# by the check it breaks, so this test can fail.
+# Model-checks a backend's protocol with spin: futex.pml (the futex word,
+# the default) or pthread.pml (the pthread plugin's word, mutex and condition
+# variable), both next to this script. The correct model must pass every
+# check with every interesting interleaving reached, and every deliberately
+# broken variant (the model's mutant list, below, chosen by the model's file
+# name) must be caught by the check it breaks, so this test can fail.
 #
 #   check-model.sh [-w WORKDIR] [MODEL]
 #
@@ -30,6 +32,11 @@ configs=${MODEL_CONFIGS:-8x2 6x3}
 case $model in
 /*) ;;
 *) model=$(pwd)/$model ;;
+esac
+# Each model's mutants are listed at the end of this script.
+case $(basename "$model") in
+futex.pml | pthread.pml) ;;
+*) echo "$0: no mutant list for $model (add one to this script)" >&2; exit 2 ;;
 esac
 if [ -z "$workdir" ]; then
 	workdir=$(mktemp -d "${TMPDIR:-/tmp}/tparker-model.XXXXXX")
@@ -124,7 +131,6 @@ for cfg in $configs; do
 done
 
 # The mutants: each must be reported, by the check it breaks.
-lost='assertion violated  !(((asleep&&(w==0))&&(pending==0)))'
 dead='assertion violated (alive&&(gen==mygen))'
 once='assertion violated (counted==served)'
 mutant() {
@@ -139,20 +145,48 @@ mutant() {
 		fail "$name ($what) not caught as expected: wanted '$*', got '${first:-no error}'"
 	fi
 }
-mutant 'sleeps on PARKED, (a) by assertion' no-cas-assert \
-	'-DMUTANT_NO_CAS' '-DSAFETY' '-E' "$lost"
-mutant 'sleeps on PARKED, (a) by end state' no-cas-endstate \
-	'-DMUTANT_NO_CAS' '-DSAFETY' '-A' 'invalid end state'
-mutant 'sleeps on PARKED, (a) by LTL' no-cas-liveness \
-	'-DMUTANT_NO_CAS -DLIVENESS' '-DNFAIR=3' '-A -a -f' 'acceptance cycle'
-mutant 'load+store for exchange' split-exchange \
-	'-DMUTANT_SPLIT_EXCHANGE' '-DSAFETY' '' "$lost" 'invalid end state'
-mutant 'unpark reads the word' unpark-reads \
-	'-DMUTANT_UNPARK_READS' '-DSAFETY' '' "$dead"
-mutant 'exchange after the queue lock' late-exchange \
-	'-DMUTANT_LATE_EXCHANGE' '-DSAFETY' '' "$once" "$dead"
-mutant 'timed_out always true' timed-out-true \
-	'-DMUTANT_TIMED_OUT_TRUE' '-DSAFETY' '' "$once"
+case $(basename "$model") in
+futex.pml)
+	lost='assertion violated  !(((asleep&&(w==0))&&(pending==0)))'
+	mutant 'sleeps on PARKED, (a) by assertion' no-cas-assert \
+		'-DMUTANT_NO_CAS' '-DSAFETY' '-E' "$lost"
+	mutant 'sleeps on PARKED, (a) by end state' no-cas-endstate \
+		'-DMUTANT_NO_CAS' '-DSAFETY' '-A' 'invalid end state'
+	mutant 'sleeps on PARKED, (a) by LTL' no-cas-liveness \
+		'-DMUTANT_NO_CAS -DLIVENESS' '-DNFAIR=3' '-A -a -f' 'acceptance cycle'
+	mutant 'load+store for exchange' split-exchange \
+		'-DMUTANT_SPLIT_EXCHANGE' '-DSAFETY' '' "$lost" 'invalid end state'
+	mutant 'unpark reads the word' unpark-reads \
+		'-DMUTANT_UNPARK_READS' '-DSAFETY' '' "$dead"
+	mutant 'exchange after the queue lock' late-exchange \
+		'-DMUTANT_LATE_EXCHANGE' '-DSAFETY' '' "$once" "$dead"
+	mutant 'timed_out always true' timed-out-true \
+		'-DMUTANT_TIMED_OUT_TRUE' '-DSAFETY' '' "$once"
+	;;
+pthread.pml)
+	lost='assertion violated  !(((waiting&&((w==0)||(w==3)))&&(pending==0)))'
+	mutant 'UNPARKED, not WAKING, under the mutex' stores-unparked \
+		'-DMUTANT_WAKER_STORES_UNPARKED' '-DSAFETY' '' "$dead"
+	mutant 'waits on PARKED, (a) by assertion' no-sleeping-cas-assert \
+		'-DMUTANT_NO_SLEEPING_CAS' '-DSAFETY' '-E' "$lost"
+	mutant 'waits on PARKED, (a) by end state' no-sleeping-cas-endstate \
+		'-DMUTANT_NO_SLEEPING_CAS' '-DSAFETY' '-A' 'invalid end state'
+	mutant 'waits on PARKED, (a) by LTL' no-sleeping-cas-liveness \
+		'-DMUTANT_NO_SLEEPING_CAS -DLIVENESS' '-DNFAIR=3' '-A -a -f' 'acceptance cycle'
+	mutant 'timed_out without the mutex' timed-out-no-lock \
+		'-DMUTANT_TIMED_OUT_NO_LOCK' '-DSAFETY' '' "$dead"
+	mutant 'timed_out: WAKING is a timeout' timed-out-no-takeover \
+		'-DMUTANT_TIMED_OUT_NO_TAKEOVER' '-DSAFETY' '' "$once"
+	mutant 'park: WAKING is SLEEPING' no-takeover \
+		'-DMUTANT_NO_TAKEOVER' '-DSAFETY' '' "$lost" 'invalid end state'
+	mutant 'unpark_lock without the mutex' unpark-lock-no-mutex \
+		'-DMUTANT_UNPARK_LOCK_NO_MUTEX' '-DSAFETY' '' "$lost" 'invalid end state'
+	mutant 'unlock, then signal' unlock-before-signal \
+		'-DMUTANT_UNLOCK_BEFORE_SIGNAL' '-DSAFETY' '' "$dead"
+	mutant 'waker_cpu after the exchange' cpu-after-cas \
+		'-DMUTANT_CPU_AFTER_CAS' '-DSAFETY' '' "$dead"
+	;;
+esac
 
 if [ "$failures" -ne 0 ]; then
 	echo "$failures check(s) failed; outputs in $workdir"
