@@ -48,7 +48,9 @@ double *bench_cell(const struct bench_results *r, size_t v, int m, unsigned roun
 	return &r->value[(v * BM_COUNT + (size_t)m) * r->rounds + round];
 }
 
-static double median_of(const struct bench_results *r, size_t v, int m, bool ratio)
+/* Median over rounds of variant v's figure, or (ref < nvariants) of its
+ * ratio to variant ref in the same round. */
+static double median_of(const struct bench_results *r, size_t v, int m, size_t ref)
 {
 	double tmp[1000];
 	size_t n = 0;
@@ -56,8 +58,8 @@ static double median_of(const struct bench_results *r, size_t v, int m, bool rat
 		double x = *bench_cell(r, v, m, i);
 		if (isnan(x))
 			continue;
-		if (ratio) {
-			double base = *bench_cell(r, r->ref, m, i);
+		if (ref < r->nvariants) {
+			double base = *bench_cell(r, ref, m, i);
 			if (isnan(base) || base <= 0)
 				continue;
 			x /= base;
@@ -69,14 +71,36 @@ static double median_of(const struct bench_results *r, size_t v, int m, bool rat
 
 double bench_result_median(const struct bench_results *r, size_t v, int m)
 {
-	return median_of(r, v, m, false);
+	return median_of(r, v, m, r->nvariants);
 }
 
 double bench_result_ratio(const struct bench_results *r, size_t v, int m)
 {
 	if (m == BM_TIMEOUT_EARLY)
 		return NAN;
-	return median_of(r, v, m, true);
+	return median_of(r, v, m, r->ref);
+}
+
+/* Issue 5 holds the pthread backend to the raw mutex+condvar baseline on
+ * every row: its own ratios, per round like the others. */
+static bool pthread_pair(const struct bench_results *r, size_t *pt, size_t *cv)
+{
+	*pt = *cv = r->nvariants;
+	for (size_t v = 0; v < r->nvariants; v++) {
+		if (r->variants[v].kind == BENCH_API && strcmp(r->variants[v].name, "pthread") == 0)
+			*pt = v;
+		else if (r->variants[v].kind == BENCH_BASELINE &&
+			 strcmp(r->variants[v].name, "raw-condvar") == 0)
+			*cv = v;
+	}
+	return *pt < r->nvariants && *cv < r->nvariants;
+}
+
+static double pthread_ratio(const struct bench_results *r, size_t pt, size_t cv, int m)
+{
+	if (!r->metric_run[m] || m == BM_TIMEOUT_EARLY || m == BM_IDLE)
+		return NAN;
+	return median_of(r, pt, m, cv);
 }
 
 /* ---- the table ----------------------------------------------------------------- */
@@ -184,6 +208,24 @@ static void print_dispatch(const struct bench_results *r)
 		       name, name, per_call, FASTPATH_CALLS);
 }
 
+static void print_pthread_vs_condvar(const struct bench_results *r)
+{
+	size_t pt, cv;
+	if (!pthread_pair(r, &pt, &cv))
+		return;
+	printf("\npthread vs raw-condvar: median of (pthread / raw-condvar) in the same round; "
+	       "below 1 is better except wakes/s\n ");
+	int shown = 0;
+	for (int m = 0; m < BM_COUNT; m++) {
+		double q = pthread_ratio(r, pt, cv, m);
+		if (isnan(q))
+			continue;
+		printf("%s %s %.2fx", shown && shown % 4 == 0 ? "\n " : "", bench_metrics[m].key, q);
+		shown++;
+	}
+	printf("\n");
+}
+
 void bench_print_table(const struct bench_results *r)
 {
 	const char *ref = r->variants[r->ref].name;
@@ -222,6 +264,7 @@ void bench_print_table(const struct bench_results *r)
 	print_group(r, "idle: CPU time used by 8 parked threads per second parked", BM_IDLE, 1);
 	print_group(r, "memory: bytes per parker (API: sizeof(tparker_t); direct: backend state)",
 		    BM_MEMORY, 1);
+	print_pthread_vs_condvar(r);
 	if (r->unusable && *r->unusable) {
 		printf("\nnot usable here (skipped):\n");
 		for (const char *l = r->unusable; *l;) {
@@ -295,6 +338,20 @@ void bench_print_json(const struct bench_results *r)
 	double per_call;
 	printf(",\n  \"dispatch_ns_per_call\": ");
 	json_number(dispatch_cost(r, &dname, &per_call) ? per_call : NAN);
+	printf(",\n  \"pthread_vs_raw_condvar\": {");
+	size_t pt, cv;
+	if (pthread_pair(r, &pt, &cv)) {
+		for (int m = 0, shown = 0; m < BM_COUNT; m++) {
+			double q = pthread_ratio(r, pt, cv, m);
+			if (isnan(q))
+				continue;
+			printf("%s", shown++ ? ", " : "");
+			json_string(bench_metrics[m].key);
+			printf(": ");
+			json_number(q);
+		}
+	}
+	printf("}");
 	printf(",\n  \"unusable\": [");
 	const char *line = r->unusable ? r->unusable : "";
 	for (bool first = true; *line; first = false) {
