@@ -148,20 +148,13 @@ TPARKER_API void tparker_destroy(tparker_t *p)
 	memcpy(p->tparker_opaque_, &b, sizeof(b));
 }
 
-/* Word protocol 1 (<tparker/backend.h>): the steps the core may run itself,
- * the same ones the inline paths in <tparker/tparker.h> run in programs. */
-static inline bool tp_word_unparked(const uint32_t *w)
-{
-	return __atomic_load_n(w, __ATOMIC_ACQUIRE) == TPARKER_WORD_UNPARKED;
-}
-
+/* Word protocol 1 (<tparker/backend.h>): the exported functions run the
+ * same steps as the inline paths of <tparker/tparker.h>, with the same
+ * helpers, before they dispatch. */
 TPARKER_API void tparker_prepare_park(tparker_t *p)
 {
-	uint32_t *w = tparker_word_v1_(p);
-	if (w) {
-		__atomic_store_n(w, TPARKER_WORD_PARKED, __ATOMIC_RELAXED);
+	if (tparker_word_prepare_(p))
 		return;
-	}
 	const struct tparker_backend *b = tp_backend_or_null(p);
 	if (TP_UNLIKELY(!b)) {
 		tp_bad_parker(p, "tparker_prepare_park");
@@ -172,8 +165,7 @@ TPARKER_API void tparker_prepare_park(tparker_t *p)
 
 TPARKER_API void tparker_park(tparker_t *p)
 {
-	uint32_t *w = tparker_word_v1_(p);
-	if (w && tp_word_unparked(w))
+	if (tparker_word_unparked_(p))
 		return;
 	const struct tparker_backend *b = tp_backend_or_null(p);
 	if (TP_UNLIKELY(!b)) {
@@ -201,8 +193,7 @@ static inline struct timespec tp_normalise(const struct timespec *d)
 
 TPARKER_API bool tparker_park_until(tparker_t *p, const struct timespec *deadline)
 {
-	uint32_t *w = tparker_word_v1_(p);
-	if (w && tp_word_unparked(w))
+	if (tparker_word_unparked_(p))
 		return true;
 	const struct tparker_backend *b = tp_backend_of(p, "tparker_park_until");
 	if (!deadline) {

@@ -158,29 +158,39 @@ static inline uint32_t *tparker_word_v1_(tparker_t *p)
 	return 0;
 }
 
-#if !defined(TPARKER_NO_INLINE) && !defined(TPARKER_BUILDING_CORE)
-static inline void tparker_prepare_park_inline_(tparker_t *p)
+/* The word protocol's prepare_park: true when it was done here. */
+static inline bool tparker_word_prepare_(tparker_t *p)
 {
 	uint32_t *w = tparker_word_v1_(p);
 	if (w)
 		__atomic_store_n(w, TPARKER_WORD_PARKED_, __ATOMIC_RELAXED);
-	else
+	return w != 0;
+}
+
+/* The word protocol's early return of park: true when an unparker has
+ * been here (acquire: its writes are visible to the caller). */
+static inline bool tparker_word_unparked_(tparker_t *p)
+{
+	uint32_t *w = tparker_word_v1_(p);
+	return w && __atomic_load_n(w, __ATOMIC_ACQUIRE) == TPARKER_WORD_UNPARKED_;
+}
+
+#if !defined(TPARKER_NO_INLINE) && !defined(TPARKER_BUILDING_CORE)
+static inline void tparker_prepare_park_inline_(tparker_t *p)
+{
+	if (!tparker_word_prepare_(p))
 		(tparker_prepare_park)(p);
 }
 
 static inline void tparker_park_inline_(tparker_t *p)
 {
-	uint32_t *w = tparker_word_v1_(p);
-	if (!w || __atomic_load_n(w, __ATOMIC_ACQUIRE) != TPARKER_WORD_UNPARKED_)
+	if (!tparker_word_unparked_(p))
 		(tparker_park)(p);
 }
 
 static inline bool tparker_park_until_inline_(tparker_t *p, const struct timespec *deadline)
 {
-	uint32_t *w = tparker_word_v1_(p);
-	if (w && __atomic_load_n(w, __ATOMIC_ACQUIRE) == TPARKER_WORD_UNPARKED_)
-		return true;
-	return (tparker_park_until)(p, deadline);
+	return tparker_word_unparked_(p) || (tparker_park_until)(p, deadline);
 }
 
 static inline void tparker_unpark_inline_(tparker_unpark_handle_t h)

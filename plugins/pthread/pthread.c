@@ -27,7 +27,6 @@
 
 #include "tparker/backend.h"
 
-#include "../common/cpu.h"
 #include "../common/slack.h"
 
 enum {
@@ -39,7 +38,7 @@ enum {
 
 struct pthread_state {
 	_Atomic uint32_t word;
-	_Atomic int32_t waker_cpu; /* word protocol 1; unused here */
+	_Atomic int32_t waker_cpu; /* word protocol 1: the core writes it; unused here */
 	pthread_mutex_t mutex;
 	pthread_cond_t cond;
 };
@@ -239,9 +238,8 @@ static bool pthread_unpark_lock(void *state, tparker_unpark_handle_t *h)
 	struct pthread_state *s = state;
 	uint32_t v = atomic_load_explicit(&s->word, memory_order_relaxed);
 
-	/* Before releasing the owner: after it, the owner may free the parker. */
-	atomic_store_explicit(&s->waker_cpu, tp_current_cpu(), memory_order_relaxed);
-	/* The owner is awake: it sees UNPARKED before it could sleep. */
+	/* (waker_cpu is the core's to write; this backend never spins.)
+	 * The owner is awake: it sees UNPARKED before it could sleep. */
 	while (v == PT_PARKED)
 		if (atomic_compare_exchange_weak_explicit(&s->word, &v, PT_UNPARKED,
 							  memory_order_release,

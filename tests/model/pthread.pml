@@ -352,9 +352,8 @@ end_idle:
 		:: cas ->
 			cas = 0	/* reach: the core's compare-exchange */
 		:: else ->
-			/* pthread_unpark_lock: a relaxed load, waker_cpu */
+			/* pthread_unpark_lock: a relaxed load */
 			atomic { assert(ON_LIVE_PARKER); v = w };
-			assert(ON_LIVE_PARKER);
 			/* The compare-exchange loop on PARKED and the early
 			 * return on UNPARKED or WAKING: with one unparker per
 			 * publish, after the core's failed compare-exchange,
