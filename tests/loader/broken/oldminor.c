@@ -14,15 +14,7 @@ static const struct tparker_backend ops = {
     .description = "test plugin: an ABI 1.0 table",
     .state_size = TRIVIAL_STATE_SIZE,
     .probe = trivial_probe,
-    .init = trivial_init,
-    .destroy = trivial_destroy,
-    .prepare_park = trivial_prepare_park_own,
-    .park = trivial_park,
-    .park_until = trivial_park_until,
-    .timed_out = trivial_timed_out,
-    .unpark_lock = trivial_unpark_lock,
-    .unpark = trivial_unpark,
-    .thread_yield = trivial_thread_yield,
+    TRIVIAL_PARKER_OPS_OWN,
     .word_protocol = TPARKER_WORD_PROTOCOL_V1,
 };
 

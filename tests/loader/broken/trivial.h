@@ -35,4 +35,12 @@ void trivial_thread_yield(void);
 	.unpark_lock = trivial_unpark_lock, .unpark = trivial_unpark,                              \
 	.thread_yield = trivial_thread_yield
 
+/* The same, with trivial_prepare_park_own. */
+#define TRIVIAL_PARKER_OPS_OWN                                                                     \
+	.init = trivial_init, .destroy = trivial_destroy,                                          \
+	.prepare_park = trivial_prepare_park_own, .park = trivial_park,                            \
+	.park_until = trivial_park_until, .timed_out = trivial_timed_out,                          \
+	.unpark_lock = trivial_unpark_lock, .unpark = trivial_unpark,                              \
+	.thread_yield = trivial_thread_yield
+
 #endif
