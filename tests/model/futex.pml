@@ -63,10 +63,6 @@ bit queued;
 /* The kernel: the owner is asleep in FUTEX_WAIT on the address. */
 bit asleep;
 
-/* Always 0: a label's statement where the protocol has nothing to do there,
- * since spin's unreached-code report never names a skip (see above). */
-bit mark;
-
 /* Bookkeeping for the properties, not part of the protocol. */
 byte pending;		/* unpark handles that will still call FUTEX_WAKE */
 bit served;		/* a waker popped the owner in the current round */
@@ -124,6 +120,10 @@ inline futex_wake()
 
 active proctype owner()
 {
+	/* Always 0: a label's statement where the protocol has nothing to do
+	 * (spin's unreached-code report never names a skip, see above). Local,
+	 * so partial-order reduction folds the step away. */
+	bit mark;
 	bit timed;	/* this round uses park_until */
 	bit woke;	/* park / park_until returned true */
 	byte v;
@@ -263,6 +263,7 @@ inline unpark_lock()
 
 proctype waker()
 {
+	bit mark;	/* always 0, as in owner */
 	byte mygen;	/* the round whose parker this waker popped */
 	bit need;	/* the handle asks for a FUTEX_WAKE */
 	bit cas;	/* the core's compare-exchange released the owner */
