@@ -136,7 +136,8 @@ TPARKER_API const char *tparker_plugin_dir(void);
 
 /*
  * Inline fast paths. When a parker's backend follows the library's word
- * protocol (the futex backends; see word_protocol in <tparker/backend.h>),
+ * protocol (every backend shipped with libtparker; see word_protocol in
+ * <tparker/backend.h>),
  * the steps that need no system call run in the caller, without a call into
  * the library: prepare_park, a park or park_until that finds the parker
  * already unparked, and an unpark with nothing to wake. Everything else,
