@@ -6,11 +6,14 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tparker/backend.h"
 
 #define TP_REASON_MAX	 512
 #define TP_ENV_VALUE_MAX 4096
+/* Backends one process can adopt, spin included. */
+#define TP_REGISTRY_MAX 64
 
 #define TP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -46,17 +49,45 @@ const struct tparker_backend *tp_registry_find_name(const char *name);
 bool tp_registry_contains(const struct tparker_backend *b);
 /* The i-th adopted backend, NULL past the end. */
 const struct tparker_backend *tp_registry_at(size_t i);
-/* Once, before any loading: keep the loader lock usable across fork(). */
-void tp_loader_atfork(void);
-void tp_loader_lock(void);
+/* The loader lock, which serialises every plugin load and the choice. The
+ * lock fails (false, with a reason) only when the calling thread holds it
+ * already: a plugin's constructor or probe, or an allocator the loader
+ * called, has come back into the library. */
+bool tp_loader_lock(char *why, size_t why_len);
 void tp_loader_unlock(void);
+/* Called by the atfork handlers, the once-guard's first. */
+void tp_loader_fork_prepare(void);
+void tp_loader_fork_release(void);
+/* pthread_self() as an integer, for "is it me" checks without TLS. */
+uintptr_t tp_self(void);
+
+/* parse.c: TPARKER_BACKEND's list syntax, walked in place. */
+struct tp_entry {
+	const char *start; /* not NUL-terminated: len bytes */
+	size_t len;
+	size_t index; /* 1-based; start with a zeroed struct */
+};
+enum tp_entry_kind {
+	TP_ENTRY_NAME,
+	TP_ENTRY_PATH,
+	TP_ENTRY_EMPTY,
+	TP_ENTRY_RELATIVE,
+	TP_ENTRY_BAD_NAME
+};
+/* The next entry, blanks trimmed; *cursor starts at the value and becomes
+ * NULL after the last entry. "" is one empty entry, "a," two entries. */
+bool tp_list_next(const char **cursor, struct tp_entry *e);
+enum tp_entry_kind tp_entry_kind(const struct tp_entry *e);
+/* true when every entry is a name or an absolute path and the value is at
+ * most TP_ENV_VALUE_MAX bytes; otherwise each problem is appended to
+ * failures. */
+bool tp_list_check(const char *value, char *failures, size_t len);
+/* Append "; "-separated text to a failure list, cut when it is full. */
+void tp_append(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* select.c */
 void tp_ensure_init(void);
 const struct tparker_backend *tp_default(void);
-/* Open one plugin file under the loader lock; expect_name may be NULL. */
-int tp_open_plugin(const char *path, const char *expect_name, const struct tparker_backend **out,
-		   char *why, size_t why_len);
 
 /* spin.c */
 extern const struct tparker_backend tp_spin_backend;

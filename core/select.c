@@ -2,6 +2,7 @@
 /* Finding plugins and choosing the default backend, once, at load time. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -22,6 +23,9 @@
  * backends. An uncontended mutex makes no system call. */
 static atomic_bool tp_ready;
 static pthread_mutex_t tp_once_mutex = PTHREAD_MUTEX_INITIALIZER;
+/* tp_self() of the thread making the choice, 0 otherwise; with the low bit
+ * set while the fork handlers hold the once-guard. */
+static _Atomic uintptr_t tp_choosing;
 static const struct tparker_backend *tp_chosen;
 static char tp_reason[TP_REASON_MAX];
 
@@ -106,7 +110,7 @@ static int tp_open_locked(const char *path, const struct tparker_backend **out, 
 		err = EEXIST;
 	}
 	if (!err && !(*out = tp_registry_add(&copy, src))) {
-		snprintf(why, why_len, "too many backends loaded");
+		snprintf(why, why_len, "too many backends loaded (at most %d)", TP_REGISTRY_MAX);
 		err = ENOMEM;
 	}
 	if (err) {
@@ -122,14 +126,21 @@ rejected:
 
 struct tp_find {
 	const char *name;
-	char path[4096];
+	char path[PATH_MAX];
 	bool found;
+	size_t too_long; /* directories skipped: their plugin path exceeds PATH_MAX */
 };
 
 static bool tp_find_in_dir(const char *dir, size_t len, void *ctx)
 {
 	struct tp_find *f = ctx;
-	snprintf(f->path, sizeof(f->path), "%.*s/tparker-%s.so", (int)len, dir, f->name);
+	int n = snprintf(f->path, sizeof(f->path), "%.*s/tparker-%s.so", (int)len, dir, f->name);
+	if (n < 0 || (size_t)n >= sizeof(f->path)) {
+		tp_debug("plugin directory %.*s...: longer than %d bytes, skipped", 64, dir,
+			 PATH_MAX - 1);
+		f->too_long++;
+		return true;
+	}
 	f->found = access(f->path, F_OK) == 0;
 	return !f->found;
 }
@@ -146,7 +157,14 @@ static const struct tparker_backend *tp_get_locked(const char *name, char *why, 
 	if (!f.found) {
 		char dirs[TP_REASON_MAX];
 		tp_search_path(dirs);
-		snprintf(why, why_len, "no plugin tparker-%s.so in %s", name, dirs);
+		if (f.too_long)
+			tp_format(why, why_len,
+				  "no plugin tparker-%s.so in %s (%zu director%s skipped: a plugin "
+				  "path there would exceed %d bytes)",
+				  name, dirs, f.too_long, f.too_long == 1 ? "y" : "ies",
+				  PATH_MAX - 1);
+		else
+			tp_format(why, why_len, "no plugin tparker-%s.so in %s", name, dirs);
 		return NULL;
 	}
 	char reason[TP_REASON_MAX];
@@ -164,11 +182,6 @@ struct tp_scan {
 	char usable[TP_REASON_MAX];
 };
 
-static int tp_cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void tp_consider(struct tp_scan *s, const struct tparker_backend *b)
 {
 	size_t used = strlen(s->usable);
@@ -177,34 +190,56 @@ static void tp_consider(struct tp_scan *s, const struct tparker_backend *b)
 		s->best = b;
 }
 
+/*
+ * Every plugin of one directory, in name order, without a list: each pass
+ * over the directory finds the smallest plugin name after the previous one.
+ * No allocation beyond opendir's own and no limit on the number of files;
+ * plugin directories hold a handful, so the passes cost nothing.
+ */
 static bool tp_scan_dir(const char *dir, size_t len, void *ctx)
 {
 	(void)ctx;
-	char path[4096];
-	snprintf(path, sizeof(path), "%.*s", (int)len, dir);
+	char path[PATH_MAX];
+	if (len >= sizeof(path)) {
+		tp_debug("plugin directory %.*s...: longer than %d bytes, skipped", 64, dir,
+			 PATH_MAX - 1);
+		return true;
+	}
+	memcpy(path, dir, len);
+	path[len] = '\0';
 	DIR *d = opendir(path);
 	if (!d) {
 		tp_debug("plugin directory %s: %s", path, strerror(errno));
 		return true;
 	}
-	char *names[256];
-	size_t n = 0;
-	struct dirent *e;
-	char name[TPARKER_NAME_MAX + 1];
-	while ((e = readdir(d)) && n < sizeof(names) / sizeof(names[0]))
-		if (tp_name_from_file(e->d_name, name))
-			names[n++] = strdup(name);
-	closedir(d);
-	qsort(names, n, sizeof(names[0]), tp_cmp_str);
-	for (size_t i = 0; i < n; i++) {
-		if (names[i] && !tp_registry_find_name(names[i])) {
-			char file[4096 + 64], why[TP_REASON_MAX];
-			const struct tparker_backend *b;
-			snprintf(file, sizeof(file), "%s/tparker-%s.so", path, names[i]);
-			tp_open_locked(file, &b, why, sizeof(why));
+	char last[TPARKER_NAME_MAX + 1] = "", next[TPARKER_NAME_MAX + 1],
+				     name[TPARKER_NAME_MAX + 1];
+	for (;;) {
+		bool found = false;
+		struct dirent *e;
+		rewinddir(d);
+		while ((e = readdir(d)))
+			if (tp_name_from_file(e->d_name, name) && strcmp(name, last) > 0 &&
+			    (!found || strcmp(name, next) < 0)) {
+				memcpy(next, name, sizeof(name));
+				found = true;
+			}
+		if (!found)
+			break;
+		memcpy(last, next, sizeof(next));
+		if (tp_registry_find_name(next))
+			continue;
+		char file[PATH_MAX], why[TP_REASON_MAX];
+		int n = snprintf(file, sizeof(file), "%s/tparker-%s.so", path, next);
+		if (n < 0 || (size_t)n >= sizeof(file)) {
+			tp_debug("%s/tparker-%s.so: longer than %d bytes, skipped", path, next,
+				 PATH_MAX - 1);
+			continue;
 		}
-		free(names[i]);
+		const struct tparker_backend *b;
+		tp_open_locked(file, &b, why, sizeof(why));
 	}
+	closedir(d);
 	return true;
 }
 
@@ -235,17 +270,6 @@ static void tp_printable(const char *value, char *out, size_t out_len)
 		out[i] = '\0';
 }
 
-static void tp_trim(char **s)
-{
-	char *p = *s, *end = p + strlen(p);
-	while (*p == ' ' || *p == '\t')
-		p++;
-	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	*end = '\0';
-	*s = p;
-}
-
 static _Noreturn void tp_forced_failure(const char *value, const char *failures)
 {
 	struct tp_scan s;
@@ -258,82 +282,26 @@ static _Noreturn void tp_forced_failure(const char *value, const char *failures)
 		 shown, failures, s.usable);
 }
 
-/* Append "; "-separated text to a failure list. */
-__attribute__((format(printf, 3, 4))) static void tp_append(char *buf, size_t len, const char *fmt,
-							    ...)
-{
-	size_t used = strlen(buf);
-	if (used + 2 >= len)
-		return;
-	if (used) {
-		memcpy(buf + used, "; ", 3);
-		used += 2;
-	}
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf + used, len - used, fmt, ap);
-	va_end(ap);
-}
-
 static void tp_choose_forced(const char *value)
 {
 	char failures[3 * TP_REASON_MAX] = "";
-	if (strlen(value) > TP_ENV_VALUE_MAX) {
-		tp_append(failures, sizeof(failures),
-			  "the value is %zu bytes, longer than the %d allowed", strlen(value),
-			  TP_ENV_VALUE_MAX);
-		tp_forced_failure(value, failures);
-	}
-	char copy[TP_ENV_VALUE_MAX + 1];
-	snprintf(copy, sizeof(copy), "%s", value);
-	char *entries[TP_ENV_VALUE_MAX / 2 + 1];
-	size_t n = 0;
-	char *cursor = copy;
-	/* Split by hand: strtok would hide empty entries. */
-	for (;;) {
-		char *comma = strchr(cursor, ',');
-		if (comma)
-			*comma = '\0';
-		entries[n++] = cursor;
-		if (!comma)
-			break;
-		cursor = comma + 1;
-	}
-
 	/* A malformed entry is an error wherever it stands in the list. */
-	bool malformed = false;
-	for (size_t i = 0; i < n; i++) {
-		tp_trim(&entries[i]);
-		char *e = entries[i];
-		if (!*e) {
-			tp_append(failures, sizeof(failures), "entry %zu is empty", i + 1);
-			malformed = true;
-		} else if (strchr(e, '/')) {
-			if (e[0] != '/') {
-				tp_append(failures, sizeof(failures),
-					  "%s: a relative path, give an absolute path", e);
-				malformed = true;
-			}
-		} else if (!tp_valid_name(e, strlen(e))) {
-			tp_append(
-			    failures, sizeof(failures),
-			    "'%s' is not a valid backend name ([a-z0-9_-], starting with a letter)",
-			    e);
-			malformed = true;
-		}
-	}
-	if (malformed)
+	if (!tp_list_check(value, failures, sizeof(failures)))
 		tp_forced_failure(value, failures);
 
-	for (size_t i = 0; i < n; i++) {
-		const char *e = entries[i];
-		char why[TP_REASON_MAX];
+	const char *cursor = value;
+	struct tp_entry e = {0};
+	while (tp_list_next(&cursor, &e)) {
+		/* tp_list_check() bounds the whole value, so any entry fits. */
+		char entry[TP_ENV_VALUE_MAX + 1], why[TP_REASON_MAX];
+		memcpy(entry, e.start, e.len);
+		entry[e.len] = '\0';
 		const struct tparker_backend *b = NULL;
-		if (e[0] == '/') {
-			if (tp_open_locked(e, &b, why, sizeof(why)) != 0)
+		if (tp_entry_kind(&e) == TP_ENTRY_PATH) {
+			if (tp_open_locked(entry, &b, why, sizeof(why)) != 0)
 				b = NULL;
 		} else {
-			b = tp_get_locked(e, why, sizeof(why));
+			b = tp_get_locked(entry, why, sizeof(why));
 		}
 		if (b) {
 			tp_chosen = b;
@@ -343,17 +311,47 @@ static void tp_choose_forced(const char *value)
 				 shown);
 			return;
 		}
-		tp_debug("TPARKER_BACKEND entry %s: %s", e, why);
-		tp_append(failures, sizeof(failures), "%s: %s", e, why);
+		tp_debug("TPARKER_BACKEND entry %s: %s", entry, why);
+		tp_append(failures, sizeof(failures), "%s: %s", entry, why);
 	}
 	tp_forced_failure(value, failures);
 }
 
+/*
+ * fork() while another thread makes the choice or loads a plugin waits for
+ * it, so the child never inherits a held once-guard or loader lock. A fork
+ * from the choosing thread itself (a plugin's probe) keeps what it holds.
+ */
+static void tp_fork_prepare(void)
+{
+	uintptr_t self = tp_self();
+	if (atomic_load_explicit(&tp_choosing, memory_order_relaxed) != self) {
+		pthread_mutex_lock(&tp_once_mutex);
+		atomic_store_explicit(&tp_choosing, self | 1, memory_order_relaxed);
+	}
+	tp_loader_fork_prepare();
+}
+
+static void tp_fork_release(void)
+{
+	tp_loader_fork_release();
+	if (atomic_load_explicit(&tp_choosing, memory_order_relaxed) == (tp_self() | 1)) {
+		atomic_store_explicit(&tp_choosing, 0, memory_order_relaxed);
+		pthread_mutex_unlock(&tp_once_mutex);
+	}
+}
+
+/* Runs once, under the once-guard, with tp_choosing set: a call back into
+ * the library from here on (an allocator, a plugin's constructor) is
+ * answered without waiting for the choice (see tp_default()). */
 static void tp_choose(void)
 {
-	tp_loader_atfork();
-	tp_loader_lock();
+	/* spin first: it is what a call back into the library gets. */
 	tp_registry_add(&tp_spin_backend, &tp_spin_backend);
+	pthread_atfork(tp_fork_prepare, tp_fork_release, tp_fork_release);
+	char why[TP_REASON_MAX];
+	if (!tp_loader_lock(why, sizeof(why)))
+		tp_fatal("choosing the default backend: %s", why);
 	const char *forced = tp_getenv("TPARKER_BACKEND");
 	if (forced) {
 		tp_debug("TPARKER_BACKEND=%s", forced);
@@ -386,17 +384,37 @@ void tp_ensure_init(void)
 {
 	if (atomic_load_explicit(&tp_ready, memory_order_acquire))
 		return;
+	uintptr_t self = tp_self();
+	/* Called back from inside the choice: waiting would deadlock. */
+	if (atomic_load_explicit(&tp_choosing, memory_order_relaxed) == self)
+		return;
 	pthread_mutex_lock(&tp_once_mutex);
 	if (!atomic_load_explicit(&tp_ready, memory_order_relaxed)) {
+		atomic_store_explicit(&tp_choosing, self, memory_order_relaxed);
 		tp_choose();
 		atomic_store_explicit(&tp_ready, true, memory_order_release);
+		atomic_store_explicit(&tp_choosing, 0, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&tp_once_mutex);
+}
+
+static const char tp_reentry_reason[] =
+    "called back from inside the choice of the default backend (by an allocator or a "
+    "plugin's constructor): served by spin";
+
+/* A call back from the choosing thread gets spin, the first backend the
+ * registry holds: a parker made then stays on spin for its life. */
+static __attribute__((cold, noinline)) const struct tparker_backend *tp_default_reentered(void)
+{
+	tp_debug("%s", tp_reentry_reason);
+	return tp_registry_at(0);
 }
 
 const struct tparker_backend *tp_default(void)
 {
 	tp_ensure_init();
+	if (TP_UNLIKELY(!atomic_load_explicit(&tp_ready, memory_order_acquire)))
+		return tp_default_reentered();
 	return tp_chosen;
 }
 
@@ -410,6 +428,8 @@ TPARKER_API const tparker_backend_t *tparker_default_backend(void)
 TPARKER_API const char *tparker_default_reason(void)
 {
 	tp_ensure_init();
+	if (!atomic_load_explicit(&tp_ready, memory_order_acquire))
+		return tp_reentry_reason;
 	return tp_reason;
 }
 
@@ -423,7 +443,10 @@ TPARKER_API const tparker_backend_t *tparker_backend_get(const char *name)
 		return NULL;
 	}
 	char why[TP_REASON_MAX];
-	tp_loader_lock();
+	if (!tp_loader_lock(why, sizeof(why))) {
+		tp_set_error("%s: %s", name, why);
+		return NULL;
+	}
 	const struct tparker_backend *b = tp_get_locked(name, why, sizeof(why));
 	tp_loader_unlock();
 	if (!b)
@@ -441,7 +464,10 @@ TPARKER_API int tparker_backend_open(const char *path, const tparker_backend_t *
 	}
 	char why[TP_REASON_MAX];
 	const struct tparker_backend *b;
-	tp_loader_lock();
+	if (!tp_loader_lock(why, sizeof(why))) {
+		tp_set_error("%s: %s", path, why);
+		return EDEADLK;
+	}
 	int err = tp_open_locked(path, &b, why, sizeof(why));
 	tp_loader_unlock();
 	if (err) {

@@ -6,18 +6,6 @@
 
 #include "internal.h"
 
-bool tp_valid_name(const char *name, size_t len)
-{
-	if (len == 0 || len > TPARKER_NAME_MAX || !(name[0] >= 'a' && name[0] <= 'z'))
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 struct tp_required_op {
 	const char *name;
 	size_t offset;

@@ -28,6 +28,9 @@
 
 extern char **environ;
 
+/* The longest TPARKER_BACKEND the library accepts. */
+#define TPARKER_TEST_VALUE_MAX 4096
+
 static const char *child_path, *plugin_dir, *loader_dir, *plugins;
 
 /* Automatic-choice priorities of the native plugins (DESIGN.md). */
@@ -504,6 +507,49 @@ static void test_forced_too_long(void)
 	run_free(&r);
 }
 
+/* The limits of the value, end to end: every count of entries up to the
+ * longest value, and one byte past it, gets the one-line message and an
+ * abort, or runs; never a crash. */
+static void test_forced_bounds(void)
+{
+	static const size_t commas[] = {2047, 2048, 2049, 2050, 4095, 4096, 4097};
+	char *value = malloc(TPARKER_TEST_VALUE_MAX + 2);
+	for (size_t i = 0; i < sizeof(commas) / sizeof(commas[0]); i++) {
+		memset(value, ',', commas[i]);
+		value[commas[i]] = '\0';
+		struct run r;
+		run_child(value, plugin_dir, NULL, &r);
+		const char *empty[] = {"entry 1 is empty", NULL};
+		const char *too_long[] = {"4097 bytes, longer than the 4096 allowed", NULL};
+		char what[64];
+		snprintf(what, sizeof(what), "%zu commas", commas[i]);
+		CU_ASSERT(fatal_run(what, &r, commas[i] < 4097 ? empty : too_long));
+		run_free(&r);
+	}
+	/* 2047 entries that name no plugin, then spin: exactly 4096 bytes, so
+	 * the whole list is tried; one more byte and it is refused. */
+	for (size_t extra = 0; extra <= 1; extra++) {
+		size_t at = 0;
+		if (extra)
+			value[at++] = ' ';
+		for (int i = 0; i < 2046; i++, at += 2)
+			memcpy(value + at, "a,", 2);
+		memcpy(value + at, "spin", 5);
+		CU_ASSERT_EQUAL_FATAL(strlen(value), TPARKER_TEST_VALUE_MAX + extra);
+		struct run r;
+		run_child(value, plugin_dir, NULL, &r);
+		if (extra) {
+			const char *needles[] = {"longer than the 4096 allowed", NULL};
+			CU_ASSERT(fatal_run("4097-byte list", &r, needles));
+		} else {
+			CU_ASSERT(
+			    ok_run("4096-byte list", &r, "spin", "forced by TPARKER_BACKEND"));
+		}
+		run_free(&r);
+	}
+	free(value);
+}
+
 static size_t count_lines(const char *s)
 {
 	size_t n = 0;
@@ -590,6 +636,7 @@ int main(void)
 	    {"forced: a plugin file", test_forced_path},
 	    {"forced: failures abort with one line", test_forced_failures},
 	    {"forced: value over 4096 bytes", test_forced_too_long},
+	    {"forced: every entry count and length at the bounds", test_forced_bounds},
 	    {"broken plugins skipped", test_broken_skipped},
 	    {"TPARKER_DEBUG=1 narrates", test_debug_log},
 	};
