@@ -159,10 +159,10 @@ static const struct tparker_backend *tp_get_locked(const char *name, char *why, 
 		tp_search_path(dirs);
 		if (f.too_long)
 			tp_format(why, why_len,
-				  "no plugin tparker-%s.so in %s (%zu director%s skipped: a plugin "
-				  "path there would exceed %d bytes)",
-				  name, dirs, f.too_long, f.too_long == 1 ? "y" : "ies",
-				  PATH_MAX - 1);
+				  "no plugin tparker-%s.so (%zu director%s skipped: a plugin path "
+				  "there would exceed %d bytes) in %s",
+				  name, f.too_long, f.too_long == 1 ? "y" : "ies", PATH_MAX - 1,
+				  dirs);
 		else
 			tp_format(why, why_len, "no plugin tparker-%s.so in %s", name, dirs);
 		return NULL;

@@ -9,6 +9,7 @@
  * tparker_backend_get() finds them by name.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -213,6 +214,38 @@ static void test_get_absent(void)
 	CU_ASSERT_PTR_NULL(tparker_backend_get(longest));
 	CU_ASSERT(contains(longest, tparker_backend_error(),
 			   "no plugin tparker-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.so"));
+}
+
+/* A search-path directory whose plugin paths cannot fit PATH_MAX is skipped
+ * and said so, never cut into the name of another file; the directories
+ * after it still count. PATH_MAX - 14 bytes is the longest directory that
+ * still fits "/tparker-a.so" and its NUL; one byte more does not. */
+static void test_get_long_dir(void)
+{
+	const char *saved = getenv("TPARKER_PLUGIN_PATH");
+	char *saved_copy = saved ? strdup(saved) : NULL;
+	for (size_t len = PATH_MAX - 15; len <= PATH_MAX - 13; len++) {
+		char *path = malloc(len + strlen(loader_dir) + 2);
+		memset(path, 'd', len);
+		path[0] = '/';
+		path[len] = ':';
+		strcpy(path + len + 1, loader_dir);
+		CU_ASSERT_EQUAL_FATAL(setenv("TPARKER_PLUGIN_PATH", path, 1), 0);
+		CU_ASSERT_PTR_NULL(tparker_backend_get("a"));
+		const char *why = tparker_backend_error();
+		bool skipped = strstr(why, "1 directory skipped: a plugin path there would exceed");
+		CU_ASSERT_EQUAL(skipped, len > PATH_MAX - 14);
+		if (skipped != (len > PATH_MAX - 14))
+			fprintf(stderr, "\n  directory of %zu bytes: %s\n", len, why);
+		/* The search goes on past the long directory. */
+		CU_ASSERT_PTR_NOT_NULL(tparker_backend_get("good"));
+		free(path);
+	}
+	if (saved_copy)
+		setenv("TPARKER_PLUGIN_PATH", saved_copy, 1);
+	else
+		unsetenv("TPARKER_PLUGIN_PATH");
+	free(saved_copy);
 }
 
 /* A name found on the search path goes through the same checks as a path. */
@@ -531,6 +564,7 @@ int main(void)
 	    {"get invalid names", test_get_invalid},
 	    {"get NULL", test_get_null},
 	    {"get absent names", test_get_absent},
+	    {"get past a directory too long for PATH_MAX", test_get_long_dir},
 	    {"get broken by name", test_get_broken},
 	    {"get spin is the built-in", test_get_spin},
 	    {"backend_name(NULL)", test_name_null},
