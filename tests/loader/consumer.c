@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A program outside the project, built against an installed libtparker by
- * pkg-config alone: it uses every name of the public API table in DESIGN.md.
+ * pkg-config alone: it uses every name of the README's API table.
  * usage: consumer PLUGINDIR
  */
 #include <errno.h>

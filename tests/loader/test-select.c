@@ -33,7 +33,7 @@ extern char **environ;
 
 static const char *child_path, *plugin_dir, *loader_dir, *plugins;
 
-/* Automatic-choice priorities of the native plugins (DESIGN.md). */
+/* Automatic-choice priorities of the native plugins (the README's backend table). */
 static const struct {
 	const char *name;
 	int priority;
