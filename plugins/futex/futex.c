@@ -18,18 +18,8 @@
 
 #include "tparker/backend.h"
 
+#include "../common/futex_check.h"
 #include "../common/word.h"
-
-/*
- * A 32-bit ABI built with a 64-bit time_t must use the time64 call, whose
- * timespec layout matches its struct timespec; everywhere else plain futex
- * takes the native struct timespec.
- */
-#ifdef SYS_futex_time64
-#define FUTEX_SYSCALL (sizeof(time_t) > sizeof(long) ? SYS_futex_time64 : SYS_futex)
-#else
-#define FUTEX_SYSCALL SYS_futex
-#endif
 
 static long futex_call(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *ts,
 		       uint32_t val3)
@@ -56,31 +46,11 @@ static int futex_wait(_Atomic uint32_t *word, uint32_t expected, const struct ti
 
 static int futex_probe(const struct tparker_host *host, char *why, size_t why_len)
 {
-	/* Wake and both waits are tried, as some seccomp sandboxes filter
-	 * futex by operation; a mismatched value makes each wait return at
-	 * once with EAGAIN. */
-	static const struct {
-		const char *call;
-		int op;
-		uint32_t val;
-	} checks[] = {
-	    {"futex(FUTEX_WAKE_PRIVATE)", FUTEX_WAKE_PRIVATE, 1},
-	    {"futex(FUTEX_WAIT_PRIVATE)", FUTEX_WAIT_PRIVATE, 1},
-	    {"futex(FUTEX_WAIT_BITSET_PRIVATE)", FUTEX_WAIT_BITSET_PRIVATE, 1},
-	};
-	_Atomic uint32_t word = 0;
-	struct timespec past = {0, 0};
+	/* Wake and both waits, through the call futex_call() makes. */
+	int err = tp_futex_check(FUTEX_SYSCALL, FUTEX_SYSCALL_NAME, "", why, why_len);
 
-	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
-		const struct timespec *ts = checks[i].op == FUTEX_WAKE_PRIVATE ? NULL : &past;
-		if (futex_call(&word, checks[i].op, checks[i].val, ts, FUTEX_BITSET_MATCH_ANY) >= 0)
-			continue;
-		int err = errno;
-		if (err == EAGAIN || err == ETIMEDOUT)
-			continue;
-		tp_word_describe(why, why_len, checks[i].call, err, "");
+	if (err)
 		return err;
-	}
 	tp_spin_configure(host, "futex");
 	return 0;
 }

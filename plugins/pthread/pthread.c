@@ -28,6 +28,9 @@
 #include "tparker/backend.h"
 
 #include "../common/slack.h"
+#ifdef __linux__
+#include "../common/futex_check.h"
+#endif
 
 enum {
 	PT_UNPARKED = TPARKER_WORD_UNPARKED,
@@ -80,9 +83,23 @@ static int pthread_probe(const struct tparker_host *host, char *why, size_t why_
 {
 	pthread_cond_t cond;
 	const char *failed = "";
-	int err = pthread_init_cond(&cond, &failed);
+	int err;
 
 	(void)host;
+#ifdef __linux__
+	/* The C library aborts when a futex call it needs fails: decline
+	 * instead, so that the choice moves on to a backend that works. */
+#ifdef __GLIBC__
+	err = tp_futex_check_libc("glibc's mutex and condition variable sleep on futex: ", why,
+				  why_len);
+#else
+	err = tp_futex_check_libc(
+	    "the C library's mutex and condition variable sleep on futex: ", why, why_len);
+#endif
+	if (err)
+		return err;
+#endif
+	err = pthread_init_cond(&cond, &failed);
 	if (err) {
 		snprintf(why, why_len, "%s failed: %s (errno %d)", failed, strerror(err), err);
 		return err;
