@@ -33,8 +33,8 @@
 #include <tparker/backend.h>
 #include <tparker/tparker.h>
 
-#define NS_PER_MS 1000000L
-#define NS_PER_S  1000000000L
+#define NS_PER_MS 1000000LL
+#define NS_PER_S  1000000000LL
 
 #define TIME_T_MAX ((time_t)((((time_t)1 << (sizeof(time_t) * CHAR_BIT - 2)) - 1) * 2 + 1))
 #define TIME_T_MIN (-TIME_T_MAX - 1)
@@ -778,7 +778,7 @@ static void test_huge_deadlines(void)
 	if (sizeof(time_t) >= 8) {
 		/* Around the largest ktime_t (INT64_MAX ns) and where a
 		 * conversion to ns would overflow. */
-		cases[n++] = (struct huge_case){"{(time_t)1 << 32, 0}", {(time_t)1 << 32, 0}};
+		cases[n++] = (struct huge_case){"{(time_t)1 << 32, 0}", {(time_t)4294967296LL, 0}};
 		cases[n++] = (struct huge_case){"{9223372036, 854775807}",
 						{(time_t)9223372036LL, 854775807}};
 		cases[n++] = (struct huge_case){"{9223372036, 854775808}",
