@@ -175,34 +175,89 @@ TPARKER_API void tparker_park(tparker_t *p)
 	b->park(tp_state(p));
 }
 
-/* Clamp to a normalised timespec: tv_nsec into [0, 999999999]; a negative
- * tv_sec is long past. */
-static inline struct timespec tp_normalise(const struct timespec *d)
+/*
+ * The exported calls that take or return a timespec. On a glibc ABI with a
+ * traditional 32-bit time_t (tparker.h) the library exports two of each and
+ * defines them with exact layouts, not with its own struct timespec, whose
+ * time_t may be either: tparker_park_until and tparker_deadline_after take
+ * the traditional layout, the _time64 ones the 64-bit one. Elsewhere there
+ * is one layout, the library's own.
+ */
+#ifdef TPARKER_TIME64_ABI_
+typedef struct tparker_timespec32_ tp_api_timespec;
+#define TP_API_SEC_MAX	  LONG_MAX
+#define TP_TIME64_SEC_MAX LLONG_MAX
+_Static_assert(sizeof(struct tparker_timespec32_) == 2 * sizeof(long) &&
+		   sizeof(struct tparker_timespec64_) == 16,
+	       "the two timespec layouts of a glibc ABI with a traditional 32-bit time_t");
+/* The library's own struct timespec is one of the two. */
+#define TP_SAME_TIMESPEC(t)                                                                        \
+	(sizeof(struct timespec) == sizeof(t) &&                                                   \
+	 offsetof(struct timespec, tv_sec) == offsetof(t, tv_sec) &&                               \
+	 offsetof(struct timespec, tv_nsec) == offsetof(t, tv_nsec))
+_Static_assert(sizeof(time_t) == 8 ? TP_SAME_TIMESPEC(struct tparker_timespec64_)
+				   : TP_SAME_TIMESPEC(struct tparker_timespec32_),
+	       "struct timespec has glibc's layout for this time_t");
+#else
+typedef struct timespec tp_api_timespec;
+#define TP_API_SEC_MAX TP_TIME_T_MAX
+#endif
+
+/* A deadline of any layout as a normalised timespec of the library's own:
+ * tv_nsec clamped into [0, 999999999]; a negative tv_sec is long past; a
+ * tv_sec beyond the library's time_t (a 64-bit deadline, a library with a
+ * 32-bit time_t) is the largest timespec: later, never earlier. */
+static inline struct timespec tp_normalise(long long sec, long nsec)
 {
-	struct timespec n = *d;
-	if (n.tv_nsec < 0)
-		n.tv_nsec = 0;
-	else if (n.tv_nsec > 999999999)
-		n.tv_nsec = 999999999;
-	if (n.tv_sec < 0) {
-		n.tv_sec = 0;
-		n.tv_nsec = 0;
+	struct timespec n;
+	if (nsec < 0)
+		nsec = 0;
+	else if (nsec > 999999999L)
+		nsec = 999999999L;
+	if (sec < 0) {
+		sec = 0;
+		nsec = 0;
+	}
+	if (sizeof(time_t) < sizeof(sec) &&
+	    (unsigned long long)sec > (unsigned long long)TP_TIME_T_MAX) {
+		n.tv_sec = TP_TIME_T_MAX;
+		n.tv_nsec = 999999999L;
+	} else {
+		n.tv_sec = (time_t)sec;
+		n.tv_nsec = nsec;
 	}
 	return n;
 }
 
-TPARKER_API bool tparker_park_until(tparker_t *p, const struct timespec *deadline)
+/* park_until past the word's early return, for every layout; NULL: park. */
+static inline bool tp_park_until(tparker_t *p, bool has_deadline, long long sec, long nsec)
 {
-	if (tparker_word_unparked_(p))
-		return true;
 	const struct tparker_backend *b = tp_backend_of(p, "tparker_park_until");
-	if (!deadline) {
+	if (!has_deadline) {
 		b->park(tp_state(p));
 		return true;
 	}
-	struct timespec d = tp_normalise(deadline);
+	struct timespec d = tp_normalise(sec, nsec);
 	return b->park_until(tp_state(p), &d);
 }
+
+TPARKER_API bool tparker_park_until(tparker_t *p, const tp_api_timespec *deadline)
+{
+	if (tparker_word_unparked_(p))
+		return true;
+	return tp_park_until(p, deadline != NULL, deadline ? deadline->tv_sec : 0,
+			     deadline ? deadline->tv_nsec : 0);
+}
+
+#ifdef TPARKER_TIME64_ABI_
+TPARKER_API bool tparker_park_until_time64(tparker_t *p, const struct tparker_timespec64_ *deadline)
+{
+	if (tparker_word_unparked_(p))
+		return true;
+	return tp_park_until(p, deadline != NULL, deadline ? deadline->tv_sec : 0,
+			     deadline ? deadline->tv_nsec : 0);
+}
+#endif
 
 TPARKER_API bool tparker_timed_out(tparker_t *p)
 {
@@ -244,23 +299,50 @@ TPARKER_API void tparker_thread_yield(void)
 	tp_default()->thread_yield();
 }
 
-TPARKER_API struct timespec tparker_deadline_after(uint64_t ns)
+/* now + ns on CLOCK_MONOTONIC (never negative), in seconds saturating at
+ * sec_max, with the largest tv_nsec there. */
+static inline void tp_deadline_after(uint64_t ns, long long sec_max, long long *sec, long *nsec)
 {
-	struct timespec t = tparker_now();
-	uint64_t sec = ns / 1000000000u;
-	t.tv_nsec += (long)(ns % 1000000000u);
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_nsec -= 1000000000L;
-		sec++;
+	struct timespec now = tparker_now();
+	unsigned long long add = ns / 1000000000u;
+	long n = now.tv_nsec + (long)(ns % 1000000000u);
+	if (n >= 1000000000L) {
+		n -= 1000000000L;
+		add++;
 	}
-	if (sec > (uint64_t)(TP_TIME_T_MAX - t.tv_sec)) {
-		t.tv_sec = TP_TIME_T_MAX;
-		t.tv_nsec = 999999999L;
+	if (now.tv_sec > sec_max || add > (unsigned long long)(sec_max - now.tv_sec)) {
+		*sec = sec_max;
+		*nsec = 999999999L;
 	} else {
-		t.tv_sec += (time_t)sec;
+		*sec = now.tv_sec + (long long)add;
+		*nsec = n;
 	}
+}
+
+TPARKER_API tp_api_timespec tparker_deadline_after(uint64_t ns)
+{
+	long long sec;
+	long nsec;
+	tp_deadline_after(ns, TP_API_SEC_MAX, &sec, &nsec);
+	tp_api_timespec t = {0};
+	t.tv_sec = sec;
+	t.tv_nsec = nsec;
 	return t;
 }
+
+#ifdef TPARKER_TIME64_ABI_
+TPARKER_API struct tparker_timespec64_ tparker_deadline_after_time64(uint64_t ns)
+{
+	long long sec;
+	long nsec;
+	tp_deadline_after(ns, TP_TIME64_SEC_MAX, &sec, &nsec);
+	/* The padding too: the caller may copy it anywhere. */
+	struct tparker_timespec64_ t = {0};
+	t.tv_sec = sec;
+	t.tv_nsec = nsec;
+	return t;
+}
+#endif
 
 TPARKER_API const char *tparker_backend_name(const tparker_backend_t *b)
 {

@@ -42,8 +42,23 @@ extern "C" {
 /* The value a plugin puts in `version`: major in the high 16 bits. */
 #define TPARKER_BACKEND_ABI_VERSION ((TPARKER_BACKEND_ABI_MAJOR << 16) | TPARKER_BACKEND_ABI_MINOR)
 
-/* The entry symbol, spelled once so the loader and plugins cannot disagree. */
+/*
+ * The entry symbol, spelled once so the loader and plugins cannot disagree.
+ *
+ * park_until's deadline is the struct timespec of the core and its plugins,
+ * so both must have the same time_t. On a glibc ABI whose traditional time_t
+ * is 32 bits (see <tparker/tparker.h>), one built with -D_TIME_BITS=64 has
+ * another struct timespec than one built without: there the entry symbol of
+ * a 64-bit time_t carries "_time64", and the core finds only plugins built
+ * with its own time_t (another is reported as having no entry symbol). Build
+ * a plugin with the same time_t flags as the libtparker it is for; the
+ * public calls (tparker.h) serve programs of either kind.
+ */
+#if defined(TPARKER_TIME64_ABI_) && defined(__USE_TIME_BITS64)
+#define TPARKER_BACKEND_ENTRY tparker_backend_entry_v1_time64
+#else
 #define TPARKER_BACKEND_ENTRY tparker_backend_entry_v1
+#endif
 #define TPARKER_STRINGIFY_(x) #x
 #define TPARKER_STRINGIFY(x) TPARKER_STRINGIFY_(x)
 #define TPARKER_BACKEND_ENTRY_NAME TPARKER_STRINGIFY(TPARKER_BACKEND_ENTRY)
@@ -111,7 +126,9 @@ struct tparker_backend {
 	void (*park)(void *state);
 	/* Required. Owner thread: like park, but give up at the absolute
 	 * CLOCK_MONOTONIC deadline. The core hands a normalised deadline
-	 * (0 <= tv_nsec < 1e9, tv_sec >= 0). Returns true when unparked,
+	 * (0 <= tv_nsec < 1e9, tv_sec >= 0) in the struct timespec of the
+	 * core's own time_t, which is the plugin's (see TPARKER_BACKEND_ENTRY);
+	 * the core converts a program's layout. Returns true when unparked,
 	 * false on timeout; a deadline already past makes no system call.
 	 * Never returns false before the deadline. */
 	bool (*park_until)(void *state, const struct timespec *deadline);

@@ -79,6 +79,70 @@ typedef struct tparker_unpark_handle {
 	void *addr;                       /* backend's: what to wake */
 } tparker_unpark_handle_t;
 
+/*
+ * Two layouts of struct timespec. On a glibc ABI whose traditional time_t is
+ * 32 bits (i386, armhf, mips, powerpc: __TIMESIZE == 32), a program may pick
+ * a 64-bit time_t with -D_TIME_BITS=64 -D_FILE_OFFSET_BITS=64, which changes
+ * struct timespec. There libtparker exports each call that takes or returns
+ * one twice, whatever time_t the library itself was built with:
+ * tparker_park_until and tparker_deadline_after for the traditional layout,
+ * tparker_park_until_time64 and tparker_deadline_after_time64 for the 64-bit
+ * one. As glibc does for its own time functions, this header binds the usual
+ * names to the symbols of the including program's layout, so a program of
+ * either kind runs with the same library. Other ABIs have one layout and
+ * only the usual names.
+ */
+#if defined(__GLIBC__) && defined(__TIMESIZE) && __TIMESIZE == 32
+#define TPARKER_TIME64_ABI_ 1
+#if defined(TPARKER_BUILDING_CORE) || defined(__USE_TIME_BITS64)
+/* The two calls are declared here, not with the others below. */
+#define TPARKER_TIME_DECLS_ 1
+#endif
+#endif
+
+#if defined(TPARKER_TIME_DECLS_) && defined(TPARKER_BUILDING_CORE)
+/* The library defines both sets with these exact layouts, not with its own
+ * struct timespec: the traditional one (time_t is long there) and the 64-bit
+ * one, whose tv_nsec is a long beside 32 bits of padding. */
+struct tparker_timespec32_ {
+	long tv_sec;
+	long tv_nsec;
+};
+struct tparker_timespec64_ {
+	long long tv_sec;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	int tparker_pad_;
+	long tv_nsec;
+#else
+	long tv_nsec;
+	int tparker_pad_;
+#endif
+};
+TPARKER_API bool tparker_park_until(tparker_t *p, const struct tparker_timespec32_ *deadline);
+TPARKER_API bool tparker_park_until_time64(tparker_t *p,
+					   const struct tparker_timespec64_ *deadline);
+TPARKER_API struct tparker_timespec32_ tparker_deadline_after(uint64_t ns);
+TPARKER_API struct tparker_timespec64_ tparker_deadline_after_time64(uint64_t ns);
+#elif defined(TPARKER_TIME_DECLS_) && (defined(__GNUC__) || defined(__clang__))
+/* A 64-bit time_t: the usual names, the _time64 symbols (glibc's
+ * __REDIRECT). Calls, the address of a name and the inline paths below all
+ * reach them. */
+#define TPARKER_STR_(x)                 #x
+#define TPARKER_ASMNAME2_(prefix, name) TPARKER_STR_(prefix) name
+#define TPARKER_TIME64_(name) \
+	__asm__(TPARKER_ASMNAME2_(__USER_LABEL_PREFIX__, #name "_time64"))
+TPARKER_API bool tparker_park_until(tparker_t *p, const struct timespec *deadline)
+	TPARKER_TIME64_(tparker_park_until);
+TPARKER_API struct timespec tparker_deadline_after(uint64_t ns)
+	TPARKER_TIME64_(tparker_deadline_after);
+#elif defined(TPARKER_TIME_DECLS_)
+/* A 64-bit time_t, a compiler without asm labels: macros, as glibc does. */
+TPARKER_API bool tparker_park_until_time64(tparker_t *p, const struct timespec *deadline);
+TPARKER_API struct timespec tparker_deadline_after_time64(uint64_t ns);
+#define tparker_park_until     tparker_park_until_time64
+#define tparker_deadline_after tparker_deadline_after_time64
+#endif
+
 /* Initialise with the process's default backend. 0 or an errno value. */
 TPARKER_API int tparker_init(tparker_t *p);
 /* Initialise with backend b (from tparker_default_backend(),
@@ -97,7 +161,9 @@ TPARKER_API void tparker_park(tparker_t *p);
  * CLOCK_MONOTONIC deadline passes (false). A past deadline returns at once;
  * a non-normalised deadline is clamped (tv_nsec into [0, 999999999]);
  * no deadline overflows. */
+#ifndef TPARKER_TIME_DECLS_
 TPARKER_API bool tparker_park_until(tparker_t *p, const struct timespec *deadline);
+#endif
 /* Owner only, after park_until returned false, under the queue lock:
  * true when no unparker reached p (a real timeout). */
 TPARKER_API bool tparker_timed_out(tparker_t *p);
@@ -112,7 +178,9 @@ TPARKER_API void tparker_unpark(tparker_unpark_handle_t h);
 TPARKER_API void tparker_thread_yield(void);
 
 /* now + ns on CLOCK_MONOTONIC, saturating at the largest timespec. */
+#ifndef TPARKER_TIME_DECLS_
 TPARKER_API struct timespec tparker_deadline_after(uint64_t ns);
+#endif
 
 /* The backend chosen when the library was loaded (never NULL). */
 TPARKER_API const tparker_backend_t *tparker_default_backend(void);

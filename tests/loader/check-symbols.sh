@@ -6,9 +6,26 @@
 #   symbols.txt, each under the LIBTPARKER_1.0 version node, no data, and has
 #   the soname libtparker.so.1; each plugin exports only its entry symbol and
 #   does not link back to libtparker.
-# usage: check-symbols.sh LIBTPARKER TPARKER_H SYMBOLS_TXT [PLUGIN...]
+# The names symbols.txt marks "time64" exist only on an ABI whose traditional
+# time_t is 32 bits. A 64-bit library must not export them; a 32-bit one
+# exports all or none of them, all with --time64. Plugins export
+# tparker_backend_entry_v1, or tparker_backend_entry_v1_time64 when built with
+# a 64-bit time_t there (backend.h), all the same one, or the --entry one.
+# usage: check-symbols.sh [--time64] [--entry NAME] LIBTPARKER TPARKER_H SYMBOLS_TXT [PLUGIN...]
 set -eu
 
+want_time64=auto entry=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--time64) want_time64=yes ;;
+	--entry)
+		entry=$2
+		shift
+		;;
+	*) break ;;
+	esac
+	shift
+done
 lib=$1 header=$2 list=$3
 shift 3
 fail=0
@@ -25,8 +42,16 @@ dynsyms() {
 	nm -D --defined-only "$1" | awk '$2 != "A" && NF >= 3 { print $2, $3 }'
 }
 
-# symbols.txt: one name a line; blank lines and # comments allowed.
-sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$list" | sort >"$tmp/documented"
+# symbols.txt: one name a line, maybe followed by a tag; blank lines and
+# # comments allowed.
+sed -e 's/#.*//' "$list" | awk 'NF' >"$tmp/list"
+awk '{ print $1 }' "$tmp/list" | sort >"$tmp/documented"
+awk 'NF == 1 { print $1 }' "$tmp/list" | sort >"$tmp/base"
+awk 'NF == 2 && $2 == "time64" { print $1 }' "$tmp/list" | sort >"$tmp/time64"
+awk 'NF > 2 || (NF == 2 && $2 != "time64")' "$tmp/list" >"$tmp/badlines"
+if [ -s "$tmp/badlines" ]; then
+	bad "$list has lines other than NAME or NAME time64: $(tr '\n' ' ' <"$tmp/badlines")"
+fi
 if [ -n "$(uniq -d "$tmp/documented")" ]; then
 	bad "$list lists a symbol twice: $(uniq -d "$tmp/documented" | tr '\n' ' ')"
 fi
@@ -40,9 +65,23 @@ fi
 dynsyms "$lib" >"$tmp/lib-all"
 awk '$1 == "T" || $1 == "W" { sub(/@.*/, "", $2); print $2 }' "$tmp/lib-all" | sort -u \
 	>"$tmp/exported"
-if ! cmp -s "$tmp/documented" "$tmp/exported"; then
-	bad "exported functions of $lib differ from $list (< documented, > exported):"
-	diff "$tmp/documented" "$tmp/exported" | grep '^[<>]' >&2 || true
+class=$(readelf -h "$lib" | awk '$1 == "Class:" { print $2 }')
+if [ "$want_time64" = auto ]; then
+	# No 64-bit ABI has a second time_t; a 32-bit one may (x32 does not).
+	want_time64=no
+	if [ "$class" = ELF32 ] && [ -n "$(comm -12 "$tmp/time64" "$tmp/exported")" ]; then
+		want_time64=yes
+	fi
+fi
+if [ "$want_time64" = yes ]; then
+	sort "$tmp/base" "$tmp/time64" >"$tmp/expected"
+else
+	cp "$tmp/base" "$tmp/expected"
+fi
+if ! cmp -s "$tmp/expected" "$tmp/exported"; then
+	bad "exported functions of $lib ($class, time64 calls: $want_time64) differ from $list" \
+		"(< documented, > exported):"
+	diff "$tmp/expected" "$tmp/exported" | grep '^[<>]' >&2 || true
 fi
 awk '$1 != "T" && $1 != "W"' "$tmp/lib-all" >"$tmp/lib-other"
 if [ -s "$tmp/lib-other" ]; then
@@ -60,10 +99,22 @@ if [ "$soname" != "libtparker.so.1" ]; then
 	bad "$lib has soname '$soname', expected libtparker.so.1"
 fi
 
+first_entry=
 for plugin in "$@"; do
 	got=$(dynsyms "$plugin" | awk '{ sub(/@.*/, "", $2); print $2 }' | sort -u | tr '\n' ' ')
-	if [ "$got" != "tparker_backend_entry_v1 " ]; then
-		bad "$plugin exports '$got', expected only tparker_backend_entry_v1"
+	case $got in
+	"tparker_backend_entry_v1 " | "tparker_backend_entry_v1_time64 ") ;;
+	*) bad "$plugin exports '$got', expected only tparker_backend_entry_v1[_time64]" ;;
+	esac
+	if [ -n "$entry" ] && [ "$got" != "$entry " ]; then
+		bad "$plugin exports '$got', expected only $entry"
+	fi
+	if [ "$got" = "tparker_backend_entry_v1_time64 " ] && [ "$class" != ELF32 ]; then
+		bad "$plugin exports tparker_backend_entry_v1_time64 on a 64-bit ABI"
+	fi
+	first_entry=${first_entry:-$got}
+	if [ "$got" != "$first_entry" ]; then
+		bad "$plugin exports '$got', another plugin '$first_entry'"
 	fi
 	if readelf -d "$plugin" | grep -q 'NEEDED.*\[libtparker'; then
 		bad "$plugin links against libtparker; plugins must not"
@@ -71,7 +122,8 @@ for plugin in "$@"; do
 done
 
 if [ "$fail" -eq 0 ]; then
-	echo "ok: $(wc -l <"$tmp/exported") functions of $(basename "$lib") as documented;" \
-		"soname libtparker.so.1; $# plugin(s) export only tparker_backend_entry_v1"
+	echo "ok: $(wc -l <"$tmp/exported") functions of $(basename "$lib") as documented" \
+		"(time64 calls: $want_time64); soname libtparker.so.1;" \
+		"$# plugin(s) export only ${first_entry% }"
 fi
 exit "$fail"
