@@ -16,6 +16,12 @@
  *   - spinning has rarely succeeded lately (a loaded machine, a producer
  *     slower than the bound): a per-parker score, with an occasional retry
  *     so that a parker recovers when conditions change.
+ *
+ * No thread-local storage: a plugin is dlopen'ed, so its TLS is allocated
+ * with malloc on a thread's first touch, and a park must never allocate (an
+ * allocator's own lock may be built on a parker). What must be remembered
+ * lives in the parker, whose owner-only fields are per thread in effect,
+ * or is process-wide.
  */
 #ifndef TPARKER_PLUGINS_COMMON_SPIN_H
 #define TPARKER_PLUGINS_COMMON_SPIN_H
@@ -51,11 +57,16 @@
  * the threads that were just woken. */
 #define TP_SPIN_RETRY_SHIFT_MIN 4
 #define TP_SPIN_RETRY_SHIFT_MAX 10
-/* Parks between two reads of the thread's affinity mask. */
+/* Spin decisions of a parker between two reads of its owner's affinity
+ * mask (a thread can change its own). */
 #define TP_SPIN_AFFINITY_EVERY 4096u
 
 /* Set once by probe, before any parker exists; relaxed loads after. */
 static _Atomic uint32_t tp_spin_ns = TP_SPIN_DEFAULT_NS;
+/* CPUs in the affinity mask of the thread that probed, which the threads it
+ * starts inherit: where a new parker starts, so that a parker made for a
+ * single wait costs no system call to learn it. Set by probe. */
+static _Atomic uint32_t tp_spin_cpus_at_probe = 2;
 
 /* Per parker, beside the futex word. */
 struct tp_spin_state {
@@ -66,7 +77,19 @@ struct tp_spin_state {
 	uint8_t score;
 	uint8_t retry_shift;
 	uint16_t skipped;
+	/* CPUs the owner may run on, as last read, and spin decisions left
+	 * until the next read. */
+	uint16_t cpus;
+	uint16_t age;
 };
+
+static inline uint16_t tp_spin_read_cpus(void)
+{
+	cpu_set_t set;
+	/* A mask wider than cpu_set_t (over 1024 CPUs) is many CPUs. */
+	int n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 2;
+	return (uint16_t)(n > 0 ? n : 2);
+}
 
 static inline void tp_spin_init(struct tp_spin_state *s)
 {
@@ -74,6 +97,8 @@ static inline void tp_spin_init(struct tp_spin_state *s)
 	s->score = TP_SPIN_SCORE_INIT;
 	s->retry_shift = TP_SPIN_RETRY_SHIFT_MIN;
 	s->skipped = 0;
+	s->cpus = (uint16_t)atomic_load_explicit(&tp_spin_cpus_at_probe, memory_order_relaxed);
+	s->age = TP_SPIN_AFFINITY_EVERY;
 }
 
 /* Read TPARKER_SPIN_NS and the machine's CPU count; from probe. */
@@ -95,6 +120,7 @@ static inline void tp_spin_configure(const struct tparker_host *host, const char
 			ns = (uint32_t)n;
 		}
 	}
+	atomic_store_explicit(&tp_spin_cpus_at_probe, tp_spin_read_cpus(), memory_order_relaxed);
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	if (cpus == 1 && ns) {
 		if (host && host->debug)
@@ -106,19 +132,14 @@ static inline void tp_spin_configure(const struct tparker_host *host, const char
 	atomic_store_explicit(&tp_spin_ns, ns, memory_order_relaxed);
 }
 
-/* How many CPUs this thread may run on, re-read now and then since a
- * thread can change its own affinity. */
-static inline int tp_spin_thread_cpus(void)
+/* Owner: how many CPUs it may run on, re-read now and then. */
+static inline unsigned tp_spin_owner_cpus(struct tp_spin_state *s)
 {
-	static _Thread_local int cpus;
-	static _Thread_local uint32_t age;
-
-	if (age-- == 0 || cpus == 0) {
-		cpu_set_t set;
-		cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 2;
-		age = TP_SPIN_AFFINITY_EVERY;
+	if (--s->age == 0) {
+		s->cpus = tp_spin_read_cpus();
+		s->age = TP_SPIN_AFFINITY_EVERY;
 	}
-	return cpus;
+	return s->cpus;
 }
 
 /* Unparker, before the exchange that releases the owner (after it, the
@@ -131,7 +152,7 @@ static inline void tp_spin_note_waker(struct tp_spin_state *s)
 /* Owner: is a spin worth trying now? */
 static inline bool tp_spin_worth_it(struct tp_spin_state *s, uint32_t ns)
 {
-	if (!ns || tp_spin_thread_cpus() <= 1)
+	if (!ns || tp_spin_owner_cpus(s) <= 1)
 		return false;
 	int32_t waker = atomic_load_explicit(&s->waker_cpu, memory_order_relaxed);
 	if (waker >= 0 && waker == tp_current_cpu())
@@ -151,19 +172,24 @@ static inline uint64_t tp_spin_ts_ns(const struct timespec *t)
 
 /*
  * Owner: spin until *word leaves `parked` (true) or ns nanoseconds pass, or
- * the deadline (may be NULL) (false). Updates the score.
+ * the deadline (may be NULL) (false). Updates the score, except when the
+ * deadline cut the spin short: that says nothing about whether spinning
+ * pays.
  */
 static inline bool tp_spin_wait(struct tp_spin_state *s, _Atomic uint32_t *word, uint32_t parked,
 				uint32_t ns, const struct timespec *deadline)
 {
 	struct timespec now = tparker_now();
 	uint64_t end = tp_spin_ts_ns(&now) + ns;
-	bool ok = false;
+	bool ok = false, cut = false;
 
 	/* A deadline beyond ~584 years cannot be converted, nor matter. */
 	if (deadline && (uint64_t)deadline->tv_sec < UINT64_MAX / 1000000000u - 1) {
 		uint64_t d = tp_spin_ts_ns(deadline);
-		end = d < end ? d : end;
+		if (d < end) {
+			end = d;
+			cut = true;
+		}
 	}
 	for (;;) {
 		for (int i = 0; i < TP_SPIN_CHECK_EVERY; i++) {
@@ -182,6 +208,8 @@ done:
 		if (s->score < TP_SPIN_SCORE_MAX)
 			s->score++;
 		s->retry_shift = TP_SPIN_RETRY_SHIFT_MIN;
+	} else if (cut) {
+		/* Neither a success nor a failure. */
 	} else if (s->score > 0) {
 		s->score--;
 	} else if (s->retry_shift < TP_SPIN_RETRY_SHIFT_MAX) {
@@ -194,25 +222,31 @@ done:
  * Timed sleeps end late even with a tight timer slack: the timer interrupt,
  * leaving an idle CPU (through the hypervisor on a VM) and the scheduler
  * take 2-30 us. So a timed sleep asks the kernel for an earlier time, by
- * what this thread's recent timed sleeps overshot, and spins the rest of
- * the way to the deadline: the deadline is met to the microsecond for at
- * most TP_EARLY_MAX_NS of spinning per timed sleep. The estimate tracks an
- * upper quantile (up fast, down slowly) so that most sleeps end before the
+ * what recent timed sleeps overshot, and spins the rest of the way to the
+ * deadline: the deadline is met to the microsecond for at most
+ * TP_EARLY_MAX_NS of spinning per timed sleep. The estimate tracks an upper
+ * quantile (up fast, down slowly) so that most sleeps end before the
  * deadline, and is capped so that a loaded machine cannot make it large.
+ *
+ * The lateness belongs to the machine (timer, idle exit, hypervisor), not to
+ * a thread, so the estimate is process-wide: a parker made for one wait
+ * starts with what others learned. Updates race harmlessly (an estimate; a
+ * lost update is one sample fewer) and follow a sleep, never a fast path.
  */
 #define TP_EARLY_MAX_NS 50000u
 
-static _Thread_local uint32_t tp_early_ns;
+static _Atomic uint32_t tp_early_ns;
 
-/* When to ask the kernel to wake us. *active: spinning to the deadline is
- * allowed here, so call tp_early_finish after a timeout. */
-static inline struct timespec tp_early_wake(const struct timespec *deadline, uint32_t spin_ns,
+/* Owner: when to ask the kernel to wake us. *active: spinning to the
+ * deadline is allowed here, so call tp_early_finish after a timeout. */
+static inline struct timespec tp_early_wake(const struct tp_spin_state *s,
+					    const struct timespec *deadline, uint32_t spin_ns,
 					    bool *active)
 {
 	struct timespec wake = *deadline;
-	uint32_t e = tp_early_ns;
+	uint32_t e = atomic_load_explicit(&tp_early_ns, memory_order_relaxed);
 
-	*active = spin_ns && tp_spin_thread_cpus() > 1;
+	*active = spin_ns && s->cpus > 1;
 	if (!*active || (wake.tv_sec == 0 && wake.tv_nsec < (long)e))
 		return wake;
 	wake.tv_nsec -= (long)e;
@@ -231,7 +265,7 @@ static inline void tp_early_finish(_Atomic uint32_t *word, uint32_t sleeping,
 	struct timespec now = tparker_now();
 	int64_t late =
 	    (int64_t)(now.tv_sec - wake->tv_sec) * 1000000000 + (now.tv_nsec - wake->tv_nsec);
-	uint32_t e = tp_early_ns;
+	uint32_t e = atomic_load_explicit(&tp_early_ns, memory_order_relaxed);
 
 	if (late < 0)
 		late = 0;
@@ -241,7 +275,8 @@ static inline void tp_early_finish(_Atomic uint32_t *word, uint32_t sleeping,
 		e += (uint32_t)((late - (int64_t)e) / 4);
 	else
 		e -= (uint32_t)(((int64_t)e - late) / 16);
-	tp_early_ns = e < TP_EARLY_MAX_NS ? e : TP_EARLY_MAX_NS;
+	atomic_store_explicit(&tp_early_ns, e < TP_EARLY_MAX_NS ? e : TP_EARLY_MAX_NS,
+			      memory_order_relaxed);
 
 	while (tparker_ts_before(&now, deadline)) {
 		for (int i = 0; i < TP_SPIN_CHECK_EVERY; i++) {

@@ -141,12 +141,8 @@ static inline bool tp_word_park_until(struct tp_word_state *s, const struct time
 {
 	uint32_t spin_ns = atomic_load_explicit(&tp_spin_ns, memory_order_relaxed);
 	unsigned long slack = 0;
-	bool tightened = false, early, unparked;
+	bool decided = false, tightened = false, early, unparked;
 
-	if (atomic_load_explicit(&s->word, memory_order_acquire) == TP_WORD_UNPARKED)
-		return true;
-	if (tp_spin_worth_it(&s->spin, spin_ns))
-		tp_spin_wait(&s->spin, &s->word, TP_WORD_PARKED, spin_ns, deadline);
 	for (;;) {
 		uint32_t v = atomic_load_explicit(&s->word, memory_order_acquire);
 		if (v == TP_WORD_UNPARKED) {
@@ -157,6 +153,16 @@ static inline bool tp_word_park_until(struct tp_word_state *s, const struct time
 			unparked = false;
 			break;
 		}
+		/* Only now, with the deadline still ahead: the decision may
+		 * read the affinity mask (a system call), and a spin that
+		 * the deadline ends at once would count against spinning. */
+		if (!decided) {
+			decided = true;
+			if (tp_spin_worth_it(&s->spin, spin_ns)) {
+				tp_spin_wait(&s->spin, &s->word, TP_WORD_PARKED, spin_ns, deadline);
+				continue;
+			}
+		}
 		if (!tp_word_announce_sleep(s, v))
 			continue;
 		if (!tightened) {
@@ -165,7 +171,7 @@ static inline bool tp_word_park_until(struct tp_word_state *s, const struct time
 		}
 		/* An absolute CLOCK_MONOTONIC time, so a retry after EINTR or a
 		 * spurious wakeup does not drift. */
-		struct timespec wake = tp_early_wake(deadline, spin_ns, &early);
+		struct timespec wake = tp_early_wake(&s->spin, deadline, spin_ns, &early);
 		if (wait(&s->word, TP_WORD_SLEEPING, &wake) == ETIMEDOUT && early)
 			tp_early_finish(&s->word, TP_WORD_SLEEPING, &wake, deadline);
 	}
