@@ -24,10 +24,11 @@ _Static_assert(offsetof(struct spin_state, parked) == offsetof(struct tparker_wo
 	       "spin state is laid out as word protocol 1");
 
 /* Backoff: 2^0 .. 2^(SPIN_PAUSE_STEPS-1) pauses per step, then
- * SPIN_YIELD_STEPS sched_yield()s, then sleeps from 1 us doubling to
- * SPIN_SLEEP_MAX_NS. The cap trades wake latency of a long-parked thread
- * (at most ~10 ms) against idle cost: at 1 ms, 1000 parked threads woke a
- * million times a second and starved a 2-core machine. */
+ * SPIN_YIELD_STEPS sched_yield()s, then sleeps from 1 us doubling up to
+ * SPIN_SLEEP_MAX_NS (1, 2, 4 ... 8192 us, then 10 ms each). The cap trades
+ * wake latency of a long-parked thread (at most ~10 ms) against idle cost:
+ * at 1 ms, 1000 parked threads woke a million times a second and starved a
+ * 2-core machine. */
 #define SPIN_PAUSE_STEPS  10
 #define SPIN_YIELD_STEPS  10
 #define SPIN_SLEEP_MAX_NS 10000000L
@@ -83,8 +84,10 @@ static bool spin_wait(struct spin_state *s, const struct timespec *deadline)
 				until = *deadline;
 			/* Absolute sleep: EINTR just goes round the loop. */
 			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
-			if (sleep_ns < SPIN_SLEEP_MAX_NS)
-				sleep_ns *= 2;
+			/* Capped after doubling, so that no sleep exceeds the cap
+			 * and the cap itself is reached. */
+			sleep_ns =
+			    sleep_ns < SPIN_SLEEP_MAX_NS / 2 ? sleep_ns * 2 : SPIN_SLEEP_MAX_NS;
 		}
 	}
 }
