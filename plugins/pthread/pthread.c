@@ -1,18 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * POSIX backend: a state word, a mutex and a condition variable on
- * CLOCK_MONOTONIC. Works wherever POSIX threads do.
+ * POSIX backend: a state word in each parker, and a static table of
+ * "stripes" (a mutex and a CLOCK_MONOTONIC condition variable each) that
+ * owners sleep on, chosen by the parker's address. Works wherever POSIX
+ * threads do.
  *
  * The word follows word protocol 1 (<tparker/backend.h>), so an unpark that
- * lands while the owner is awake is one compare-exchange, with no mutex, run
- * by the core or inline in the program. The owner only sleeps after moving
- * the word PARKED -> SLEEPING under the mutex; an unparker that finds it
- * SLEEPING takes the mutex, sets WAKING and keeps the mutex locked until
- * unpark has signalled. WAKING, not UNPARKED: an owner that saw UNPARKED
- * could return (and free the parker) without the mutex, while unpark still
- * signals and unlocks it. Only the owner, holding the mutex, turns WAKING
- * into UNPARKED, so it cannot leave while the unparker still needs the
- * parker. Lock order: the caller's queue lock, then this mutex.
+ * lands while the owner is awake is one compare-exchange, run by the core or
+ * inline in the program. To sleep, the owner takes its stripe's mutex, moves
+ * the word PARKED -> SLEEPING under it and waits on the stripe's condition
+ * variable until the word reads UNPARKED. An unparker exchanges the word to
+ * UNPARKED in unpark_lock; when it was SLEEPING, the handle names the stripe
+ * (never the parker), and unpark takes the stripe's mutex and broadcasts.
+ * No wakeup is lost: the owner checks the word under the stripe's mutex
+ * before it waits, and the unparker takes that mutex after its exchange, so
+ * its broadcast finds the owner waiting (or the owner saw UNPARKED). Parkers
+ * share stripes, hence a broadcast: the others find their own words
+ * unchanged and wait on (a spurious wakeup to them).
+ *
+ * Nothing is held between unpark_lock and unpark, and unpark touches only
+ * the static stripe: the owner may return, and free its parker, as soon as
+ * it sees UNPARKED; timed_out is a load; a caller may take any lock, its
+ * queue lock too, between the two phases. A stripe's mutex is only held
+ * around a check of the word and the start of a wait, or a broadcast, with
+ * no other lock taken inside: it cannot join a lock cycle.
+ *
+ * fork(): a thread of the parent may hold a stripe's mutex, or wait on or
+ * signal its condition variable, at the moment of the fork. That thread does
+ * not exist in the child, which would find the mutex locked forever or, with
+ * glibc, block in a broadcast that waits for the vanished waiter to leave.
+ * So the child re-initialises every stripe (pthread_atfork, registered once).
  */
 #include <assert.h>
 #include <errno.h>
@@ -35,15 +52,13 @@
 enum {
 	PT_UNPARKED = TPARKER_WORD_UNPARKED,
 	PT_PARKED = TPARKER_WORD_PARKED,
-	PT_SLEEPING = 2, /* owner waits on the condition variable (or timed out) */
-	PT_WAKING = 3,   /* unparked; the unparker still holds the mutex */
+	PT_SLEEPING = 2, /* the owner waits on its stripe (or is about to) */
 };
 
+/* Word protocol 1's header is all the per-parker state there is. */
 struct pthread_state {
 	_Atomic uint32_t word;
 	_Atomic int32_t waker_cpu; /* word protocol 1: the core writes it; unused here */
-	pthread_mutex_t mutex;
-	pthread_cond_t cond;
 };
 
 static_assert(sizeof(struct pthread_state) <= TPARKER_STATE_MAX, "pthread state too large");
@@ -52,37 +67,132 @@ static_assert(offsetof(struct pthread_state, word) == offsetof(struct tparker_wo
 		      offsetof(struct tparker_word_v1, waker_cpu),
 	      "pthread state is laid out as word protocol 1");
 
+/* 128 stripes of 128 bytes: two owners asleep at once rarely share one, and
+ * the table (16 KiB of zero pages until used) stays small. */
+#define PT_STRIPE_BITS 7
+#define PT_STRIPES     (1u << PT_STRIPE_BITS)
+
+struct pthread_stripe {
+	/* Cache-line aligned: parkers of different stripes do not contend. */
+	_Alignas(64) pthread_mutex_t mutex;
+	pthread_cond_t cond;
+};
+
+static struct pthread_stripe pthread_stripes[PT_STRIPES];
+static pthread_condattr_t pthread_stripe_attr; /* CLOCK_MONOTONIC */
+
+/* The stripes are set up once per process, by the first probe. Not
+ * pthread_once: glibc's ends with a futex wake, which a sandbox that denies
+ * futex turns into an abort; an uncontended mutex makes no system call.
+ * Probe can run again: the library may be loaded anew after a dlclose while
+ * this plugin, which it never closes, stays. */
+static atomic_bool pthread_stripes_ready;
+static pthread_mutex_t pthread_stripes_once = PTHREAD_MUTEX_INITIALIZER;
+
 static _Noreturn void pthread_fatal(const char *call, int err)
 {
 	fprintf(stderr, "tparker pthread: %s failed: %s (errno %d)\n", call, strerror(err), err);
 	abort();
 }
 
-static int pthread_init_cond(pthread_cond_t *cond, const char **failed)
+static int pthread_stripe_init(struct pthread_stripe *st, const char **failed)
 {
-	pthread_condattr_t attr;
-	int err = pthread_condattr_init(&attr);
+	int err = pthread_mutex_init(&st->mutex, NULL);
+
+	if (err) {
+		*failed = "pthread_mutex_init()";
+		return err;
+	}
+	err = pthread_cond_init(&st->cond, &pthread_stripe_attr);
+	if (err) {
+		*failed = "pthread_cond_init()";
+		pthread_mutex_destroy(&st->mutex);
+	}
+	return err;
+}
+
+/*
+ * The child of a fork: the threads that held a stripe's mutex or waited on
+ * its condition variable stayed behind, so every stripe starts afresh (init
+ * writes the whole object, whatever it held). No prepare handler locks the
+ * stripes first: that would make fork wait for the parent's broadcasts and
+ * checks, and buy nothing, since the child overwrites them anyway.
+ */
+static void pthread_stripes_after_fork(void)
+{
+	const char *failed = "";
+
+	for (unsigned i = 0; i < PT_STRIPES; i++) {
+		int err = pthread_stripe_init(&pthread_stripes[i], &failed);
+		if (err)
+			pthread_fatal(failed, err);
+	}
+}
+
+static int pthread_stripes_init_locked(const char **failed)
+{
+	unsigned n = 0;
+	int err = pthread_condattr_init(&pthread_stripe_attr);
 
 	if (err) {
 		*failed = "pthread_condattr_init()";
 		return err;
 	}
-	err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	if (err) {
+	err = pthread_condattr_setclock(&pthread_stripe_attr, CLOCK_MONOTONIC);
+	if (err)
 		*failed = "pthread_condattr_setclock(CLOCK_MONOTONIC)";
-	} else {
-		err = pthread_cond_init(cond, &attr);
-		if (err)
-			*failed = "pthread_cond_init()";
+	while (!err && n < PT_STRIPES) {
+		err = pthread_stripe_init(&pthread_stripes[n], failed);
+		if (!err)
+			n++;
 	}
-	pthread_condattr_destroy(&attr);
+	/* The handlers belong to this object: glibc drops them if it is ever
+	 * unloaded (dlclose). */
+	if (!err) {
+		err = pthread_atfork(NULL, NULL, pthread_stripes_after_fork);
+		if (err)
+			*failed = "pthread_atfork()";
+	}
+	if (err) {
+		while (n--) {
+			pthread_cond_destroy(&pthread_stripes[n].cond);
+			pthread_mutex_destroy(&pthread_stripes[n].mutex);
+		}
+		pthread_condattr_destroy(&pthread_stripe_attr);
+	}
 	return err;
+}
+
+/* 0, or an errno value and the reason in why. */
+static int pthread_stripes_init(char *why, size_t why_len)
+{
+	const char *failed = "";
+	int err = 0;
+
+	if (atomic_load_explicit(&pthread_stripes_ready, memory_order_acquire))
+		return 0;
+	pthread_mutex_lock(&pthread_stripes_once);
+	if (!atomic_load_explicit(&pthread_stripes_ready, memory_order_relaxed)) {
+		err = pthread_stripes_init_locked(&failed);
+		if (!err)
+			atomic_store_explicit(&pthread_stripes_ready, true, memory_order_release);
+	}
+	pthread_mutex_unlock(&pthread_stripes_once);
+	if (err)
+		snprintf(why, why_len, "%s failed: %s (errno %d)", failed, strerror(err), err);
+	return err;
+}
+
+/* Fibonacci hashing of the address (parkers are 16-byte aligned). */
+static struct pthread_stripe *pthread_stripe_of(const struct pthread_state *s)
+{
+	uint64_t key = (uint64_t)(uintptr_t)s >> 4;
+
+	return &pthread_stripes[(key * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - PT_STRIPE_BITS)];
 }
 
 static int pthread_probe(const struct tparker_host *host, char *why, size_t why_len)
 {
-	pthread_cond_t cond;
-	const char *failed = "";
 	int err;
 
 	(void)host;
@@ -99,28 +209,14 @@ static int pthread_probe(const struct tparker_host *host, char *why, size_t why_
 	if (err)
 		return err;
 #endif
-	err = pthread_init_cond(&cond, &failed);
-	if (err) {
-		snprintf(why, why_len, "%s failed: %s (errno %d)", failed, strerror(err), err);
-		return err;
-	}
-	pthread_cond_destroy(&cond);
-	return 0;
+	err = pthread_stripes_init(why, why_len);
+	return err;
 }
 
 static int pthread_init(void *state)
 {
 	struct pthread_state *s = state;
-	const char *failed;
-	int err = pthread_mutex_init(&s->mutex, NULL);
 
-	if (err)
-		return err;
-	err = pthread_init_cond(&s->cond, &failed);
-	if (err) {
-		pthread_mutex_destroy(&s->mutex);
-		return err;
-	}
 	atomic_init(&s->word, PT_UNPARKED);
 	atomic_init(&s->waker_cpu, -1);
 	return 0;
@@ -128,10 +224,9 @@ static int pthread_init(void *state)
 
 static void pthread_destroy(void *state)
 {
-	struct pthread_state *s = state;
-
-	pthread_cond_destroy(&s->cond);
-	pthread_mutex_destroy(&s->mutex);
+	/* Nothing to release: an unpark still on its way needs only the
+	 * stripe. */
+	(void)state;
 }
 
 static void pthread_prepare_park(void *state)
@@ -141,17 +236,17 @@ static void pthread_prepare_park(void *state)
 	atomic_store_explicit(&s->word, PT_PARKED, memory_order_relaxed);
 }
 
-static void pthread_lock(struct pthread_state *s)
+static void pthread_lock(struct pthread_stripe *st)
 {
-	int err = pthread_mutex_lock(&s->mutex);
+	int err = pthread_mutex_lock(&st->mutex);
 
 	if (err)
 		pthread_fatal("pthread_mutex_lock()", err);
 }
 
-static void pthread_unlock(struct pthread_state *s)
+static void pthread_unlock(struct pthread_stripe *st)
 {
-	int err = pthread_mutex_unlock(&s->mutex);
+	int err = pthread_mutex_unlock(&st->mutex);
 
 	if (err)
 		pthread_fatal("pthread_mutex_unlock()", err);
@@ -163,75 +258,98 @@ static uint32_t pthread_word(struct pthread_state *s)
 }
 
 /*
- * Owner, holding the mutex: has an unparker been here? Takes over a WAKING
- * word (the unparker is done once we hold the mutex), and otherwise moves
- * PARKED to SLEEPING, after which only an unparker holding the mutex can
- * change the word, so a wait on the condition variable cannot miss it.
+ * Owner, holding its stripe's mutex: has an unparker been here? If not,
+ * PARKED becomes SLEEPING, after which an unparker broadcasts, and takes
+ * this mutex first: a wait begun before the mutex is released cannot miss
+ * it. Acquire for UNPARKED, for the unparker's writes (C11 wants the same
+ * on success; the mutex and the word's one modification order are what the
+ * protocol rests on).
  */
 static bool pthread_check_unparked(struct pthread_state *s)
 {
-	for (;;) {
-		uint32_t v = pthread_word(s);
-		if (v == PT_UNPARKED)
-			return true;
-		if (v == PT_WAKING) {
-			atomic_store_explicit(&s->word, PT_UNPARKED, memory_order_relaxed);
-			return true;
-		}
-		if (v == PT_SLEEPING ||
-		    atomic_compare_exchange_strong_explicit(&s->word, &v, PT_SLEEPING,
-							    memory_order_relaxed,
-							    memory_order_relaxed))
+	uint32_t v = pthread_word(s);
+
+	while (v == PT_PARKED)
+		if (atomic_compare_exchange_weak_explicit(
+			&s->word, &v, PT_SLEEPING, memory_order_acquire, memory_order_acquire))
 			return false;
-	}
+	return v == PT_UNPARKED;
+}
+
+/*
+ * Owner, holding its stripe's mutex, at its deadline: SLEEPING goes back to
+ * PARKED, so that an unparker that comes later (one that popped the owner
+ * before timed_out) is done by the core's compare-exchange, with no
+ * broadcast that wakes the stripe's other sleepers for nothing. True when an
+ * unparker has been here after all.
+ */
+static bool pthread_give_up(struct pthread_state *s)
+{
+	uint32_t v = PT_SLEEPING;
+
+	if (atomic_compare_exchange_strong_explicit(&s->word, &v, PT_PARKED, memory_order_acquire,
+						    memory_order_acquire))
+		return false;
+	return v == PT_UNPARKED;
 }
 
 static void pthread_park(void *state)
 {
 	struct pthread_state *s = state;
+	struct pthread_stripe *st;
 	int cancel_state;
 
 	if (pthread_word(s) == PT_UNPARKED)
 		return;
+	st = pthread_stripe_of(s);
 	/* The waits are cancellation points; a cancelled owner would leave
-	 * the mutex locked and the unparker's handle dangling. */
+	 * its stripe's mutex locked, and every parker on it stuck. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
-	pthread_lock(s);
+	pthread_lock(st);
 	while (!pthread_check_unparked(s)) {
-		int err = pthread_cond_wait(&s->cond, &s->mutex);
+		int err = pthread_cond_wait(&st->cond, &st->mutex);
 		if (err)
 			pthread_fatal("pthread_cond_wait()", err);
 	}
-	pthread_unlock(s);
+	pthread_unlock(st);
 	pthread_setcancelstate(cancel_state, NULL);
 }
 
 static bool pthread_park_until(void *state, const struct timespec *deadline)
 {
 	struct pthread_state *s = state;
+	struct pthread_stripe *st;
 	unsigned long slack = 0;
 	bool unparked, tightened = false;
 	int cancel_state;
 
-	/* UNPARKED (never WAKING) means the unparker is done with us. */
 	if (pthread_word(s) == PT_UNPARKED)
 		return true;
+	/* A past deadline: no lock, no system call. The word stays PARKED,
+	 * which timed_out reads as a real timeout until an unparker comes. */
+	if (tparker_deadline_passed(deadline))
+		return false;
+	st = pthread_stripe_of(s);
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
-	/* The mutex even for a past deadline: an uncontended lock is no
-	 * system call, and a WAKING word must be taken over under it. */
-	pthread_lock(s);
-	while (!(unparked = pthread_check_unparked(s))) {
-		if (tparker_deadline_passed(deadline))
+	pthread_lock(st);
+	for (;;) {
+		if (pthread_check_unparked(s)) {
+			unparked = true;
 			break;
+		}
+		if (tparker_deadline_passed(deadline)) {
+			unparked = pthread_give_up(s);
+			break;
+		}
 		if (!tightened) {
 			slack = tp_slack_tighten();
 			tightened = true;
 		}
-		int err = pthread_cond_timedwait(&s->cond, &s->mutex, deadline);
+		int err = pthread_cond_timedwait(&st->cond, &st->mutex, deadline);
 		if (err && err != ETIMEDOUT)
 			pthread_fatal("pthread_cond_timedwait()", err);
 	}
-	pthread_unlock(s);
+	pthread_unlock(st);
 	tp_slack_restore(slack);
 	pthread_setcancelstate(cancel_state, NULL);
 	return unparked;
@@ -241,48 +359,38 @@ static bool pthread_timed_out(void *state)
 {
 	struct pthread_state *s = state;
 
-	/* The mutex waits out an unparker between unpark_lock and unpark. */
-	pthread_lock(s);
-	uint32_t v = pthread_word(s);
-	if (v == PT_WAKING)
-		atomic_store_explicit(&s->word, v = PT_UNPARKED, memory_order_relaxed);
-	pthread_unlock(s);
-	return v != PT_UNPARKED;
+	/* Under the caller's queue lock, which unparkers exchange the word
+	 * under: no unparker can be half-way. */
+	return pthread_word(s) != PT_UNPARKED;
 }
 
 static bool pthread_unpark_lock(void *state, tparker_unpark_handle_t *h)
 {
 	struct pthread_state *s = state;
-	uint32_t v = atomic_load_explicit(&s->word, memory_order_relaxed);
+	struct pthread_stripe *st = pthread_stripe_of(s);
 
-	/* (waker_cpu is the core's to write; this backend never spins.)
-	 * The owner is awake: it sees UNPARKED before it could sleep. */
-	while (v == PT_PARKED)
-		if (atomic_compare_exchange_weak_explicit(&s->word, &v, PT_UNPARKED,
-							  memory_order_release,
-							  memory_order_relaxed))
-			return false;
-	if (v == PT_UNPARKED || v == PT_WAKING)
-		return false; /* an unparker has been here already */
-	/* SLEEPING: the owner waits on the condition variable, or timed out.
-	 * Whatever the word became in between, WAKING under the mutex is
-	 * right: the owner takes it over only once unpark has unlocked. */
-	pthread_lock(s);
-	atomic_store_explicit(&s->word, PT_WAKING, memory_order_release);
-	h->addr = s;
+	/* Release: the caller's writes are visible to the owner that sees
+	 * UNPARKED. (waker_cpu is the core's to write; this backend never
+	 * spins.) PARKED: the owner is awake and sees UNPARKED before it could
+	 * sleep. UNPARKED: an unparker has been here already. */
+	if (atomic_exchange_explicit(&s->word, PT_UNPARKED, memory_order_release) != PT_SLEEPING)
+		return false;
+	/* The stripe, not the parker: from here on the owner may free it. */
+	h->addr = st;
 	return true;
 }
 
 static void pthread_unpark(const tparker_unpark_handle_t *h)
 {
-	struct pthread_state *s = h->addr;
-	/* Signal before unlocking: the owner cannot return, and free the
-	 * parker, until the unlock. */
-	int err = pthread_cond_signal(&s->cond);
+	struct pthread_stripe *st = h->addr;
 
+	/* The mutex orders the broadcast after the owner's check of the word
+	 * and the start of its wait. */
+	pthread_lock(st);
+	int err = pthread_cond_broadcast(&st->cond);
 	if (err)
-		pthread_fatal("pthread_cond_signal()", err);
-	pthread_unlock(s);
+		pthread_fatal("pthread_cond_broadcast()", err);
+	pthread_unlock(st);
 }
 
 static void pthread_thread_yield(void)
@@ -294,10 +402,10 @@ static const struct tparker_backend pthread_backend = {
     .version = TPARKER_BACKEND_ABI_VERSION,
     .size = sizeof(struct tparker_backend),
     .name = "pthread",
-    .description = "POSIX mutex and condition variable on CLOCK_MONOTONIC",
+    .description = "POSIX mutexes and condition variables on CLOCK_MONOTONIC, shared by parkers",
     .priority = 200,
     .state_size = sizeof(struct pthread_state),
-    .cheap_to_construct = false,
+    .cheap_to_construct = true,
     .probe = pthread_probe,
     .init = pthread_init,
     .destroy = pthread_destroy,
