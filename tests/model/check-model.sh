@@ -11,8 +11,10 @@
 #   check-model.sh [-w WORKDIR] [MODEL]
 #
 # Environment: SPIN (default: spin), CC (default: cc; may be a command with
-# arguments, e.g. "ccache gcc"), MODEL_CONFIGS (default: "8x2 6x3", each
-# ROUNDSxWAKERS, the bounds of the correct model's runs).
+# arguments, e.g. "ccache gcc"), MODEL_CONFIGS (the bounds of the correct
+# model's runs, each ROUNDSxWAKERS or ROUNDSxWAKERSxOWNERS; default "8x2 6x3"
+# for futex.pml, "5x2 3x3 1x1x2" for pthread.pml, whose third figure is the
+# number of owners sharing one stripe, 1 when absent).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,7 +29,7 @@ shift $((OPTIND - 1))
 model=${1:-$here/futex.pml}
 spin=${SPIN:-spin}
 cc=${CC:-cc}
-configs=${MODEL_CONFIGS:-8x2 6x3}
+configs=${MODEL_CONFIGS:-}
 
 case $model in
 /*) ;;
@@ -35,9 +37,11 @@ case $model in
 esac
 # Each model's mutants are listed at the end of this script.
 case $(basename "$model") in
-futex.pml | pthread.pml) ;;
+futex.pml) default_configs='8x2 6x3' ;;
+pthread.pml) default_configs='5x2 3x3 1x1x2' ;;
 *) echo "$0: no mutant list for $model (add one to this script)" >&2; exit 2 ;;
 esac
+configs=${configs:-$default_configs}
 if [ -z "$workdir" ]; then
 	workdir=$(mktemp -d "${TMPDIR:-/tmp}/tparker-model.XXXXXX")
 	trap 'rm -rf "$workdir"' EXIT
@@ -93,9 +97,17 @@ verify() {
 
 # The correct model: no error, nothing interesting left unreached.
 for cfg in $configs; do
-	rounds=${cfg%x*}
-	wakers=${cfg#*x}
+	rounds=${cfg%%x*}
+	rest=${cfg#*x}
+	wakers=${rest%%x*}
+	owners=1
+	[ "$rest" = "$wakers" ] || owners=${rest#*x}
+	case $rounds$wakers$owners in
+	*[!0-9]* | '') echo "$0: bad bound '$cfg' (ROUNDSxWAKERS[xOWNERS])" >&2; exit 2 ;;
+	esac
 	bounds="-DNROUNDS=$rounds -DNWAKERS=$wakers"
+	# Only the pthread model has owners to share a stripe.
+	[ "$owners" = 1 ] || bounds="$bounds -DNOWNERS=$owners"
 
 	# Safety: assertions (a) (b) (c) and invalid end states. -o3 keeps
 	# statements unmerged so the unreached report is exact.
@@ -104,11 +116,14 @@ for cfg in $configs; do
 		printf '%-34s %10s states stored, depth %4s, %s errors, %ss\n' \
 			"correct $name:" "$stored" "$depth" "$errors" "$secs"
 		[ "$errors" = 0 ] || fail "$name: $first (trail in $workdir/$name)"
-		# Each "reach:" line of the model must have run.
+		# Each "reach:" line of the model must have run; with several
+		# owners (fewer rounds), each "reach2:" line instead.
 		unreached=$(sed -n '/^unreached in/,$p' "$name/pan.out")
 		[ -n "$unreached" ] || fail "$name: pan printed no unreached-code report"
 		[ "$(grep -c 'reach:' "$model")" -gt 5 ] || fail "$model: no reach: lines"
-		grep -n 'reach:' "$model" | grep -v '^[0-9]*: \*' |
+		labels='reach:'
+		[ "$owners" = 1 ] || labels='reach2:'
+		grep -n "$labels" "$model" | grep -v '^[0-9]*: \*' |
 		while IFS=: read -r line text; do
 			if echo "$unreached" | grep -q "$(basename "$model"):$line,"; then
 				echo "FAIL: $name: never reached line $line:$text"
@@ -136,7 +151,10 @@ once='assertion violated (counted==served)'
 mutant() {
 	what=$1 name=$2 spin_defs=$3 cc_defs=$4 pan_flags=$5
 	shift 5
-	if verify "$name" "-DNROUNDS=3 -DNWAKERS=2 $spin_defs" "$cc_defs" "-w20 $pan_flags"; then
+	# 3 x 2 unless the mutant names its own bounds
+	bounds="-DNROUNDS=3 -DNWAKERS=2"
+	case $spin_defs in *-DNROUNDS=*) bounds= ;; esac
+	if verify "$name" "$bounds $spin_defs" "$cc_defs" "-w20 $pan_flags"; then
 		printf '%-34s %10s states stored, depth %4s, caught: %s\n' \
 			"mutant $name:" "$stored" "$depth" "${first:-nothing}"
 		for expect in "$@"; do
@@ -164,27 +182,37 @@ futex.pml)
 		'-DMUTANT_TIMED_OUT_TRUE' '-DSAFETY' '' "$once"
 	;;
 pthread.pml)
-	lost='assertion violated  !(((waiting&&((w==0)||(w==3)))&&(pending==0)))'
-	mutant 'UNPARKED, not WAKING, under the mutex' stores-unparked \
-		'-DMUTANT_WAKER_STORES_UNPARKED' '-DSAFETY' '' "$dead"
+	lost1='assertion violated  !((((waiting[0]&&(w[0]==0))&&(pending==0))||((waiting[(1-1)]&&(w[(1-1)]==0))&&(pending==0))))'
+	lost2='assertion violated  !((((waiting[0]&&(w[0]==0))&&(pending==0))||((waiting[(2-1)]&&(w[(2-1)]==0))&&(pending==0))))'
+	dead='assertion violated ((alive[who]&&inround[who])&&(rnd[who]==myrnd))'
+	once='assertion violated (counted==served[me])'
 	mutant 'waits on PARKED, (a) by assertion' no-sleeping-cas-assert \
-		'-DMUTANT_NO_SLEEPING_CAS' '-DSAFETY' '-E' "$lost"
+		'-DMUTANT_NO_SLEEPING_CAS' '-DSAFETY' '-E' "$lost1"
 	mutant 'waits on PARKED, (a) by end state' no-sleeping-cas-endstate \
 		'-DMUTANT_NO_SLEEPING_CAS' '-DSAFETY' '-A' 'invalid end state'
 	mutant 'waits on PARKED, (a) by LTL' no-sleeping-cas-liveness \
 		'-DMUTANT_NO_SLEEPING_CAS -DLIVENESS' '-DNFAIR=3' '-A -a -f' 'acceptance cycle'
-	mutant 'timed_out without the mutex' timed-out-no-lock \
-		'-DMUTANT_TIMED_OUT_NO_LOCK' '-DSAFETY' '' "$dead"
-	mutant 'timed_out: WAKING is a timeout' timed-out-no-takeover \
-		'-DMUTANT_TIMED_OUT_NO_TAKEOVER' '-DSAFETY' '' "$once"
-	mutant 'park: WAKING is SLEEPING' no-takeover \
-		'-DMUTANT_NO_TAKEOVER' '-DSAFETY' '' "$lost" 'invalid end state'
-	mutant 'unpark_lock without the mutex' unpark-lock-no-mutex \
-		'-DMUTANT_UNPARK_LOCK_NO_MUTEX' '-DSAFETY' '' "$lost" 'invalid end state'
-	mutant 'unlock, then signal' unlock-before-signal \
-		'-DMUTANT_UNLOCK_BEFORE_SIGNAL' '-DSAFETY' '' "$dead"
+	mutant 'checks the word before the stripe lock' check-without-lock \
+		'-DMUTANT_CHECK_WITHOUT_LOCK' '-DSAFETY' '' "$lost1" 'invalid end state'
+	mutant 'broadcast without the stripe lock' unpark-no-lock \
+		'-DMUTANT_UNPARK_NO_LOCK' '-DSAFETY' '' "$lost1" 'invalid end state'
+	mutant 'broadcast before the word store' broadcast-before-store \
+		'-DMUTANT_BROADCAST_BEFORE_STORE' '-DSAFETY' '' "$lost1" 'invalid end state'
+	mutant 'signal, not broadcast, on a shared stripe' signal \
+		'-DMUTANT_SIGNAL -DNOWNERS=2 -DNROUNDS=1 -DNWAKERS=1' '-DSAFETY' '' "$lost2" \
+		'invalid end state'
+	mutant 'give-up stores PARKED blindly' give-up-blind \
+		'-DMUTANT_GIVE_UP_BLIND' '-DSAFETY' '' "$once"
+	mutant 'timed_out: only SLEEPING is a timeout' timed-out-sleeping \
+		'-DMUTANT_TIMED_OUT_SLEEPING' '-DSAFETY' '' "$once" "$dead"
+	mutant 'unpark reads the word' unpark-reads \
+		'-DMUTANT_UNPARK_READS' '-DSAFETY' '' "$dead"
 	mutant 'waker_cpu after the exchange' cpu-after-cas \
 		'-DMUTANT_CPU_AFTER_CAS' '-DSAFETY' '' "$dead"
+	mutant 'exchange after the queue lock' late-exchange \
+		'-DMUTANT_LATE_EXCHANGE' '-DSAFETY' '' "$once" "$dead"
+	mutant 'the mutex kept between the phases' hidden-lock \
+		'-DMUTANT_HIDDEN_LOCK' '-DSAFETY' '' 'invalid end state'
 	;;
 esac
 

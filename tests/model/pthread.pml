@@ -2,54 +2,70 @@
 /*
  * Promela model of the pthread backend's protocol (plugins/pthread/pthread.c,
  * with the word protocol 1 steps of core/api.c and <tparker/tparker.h>) as a
- * caller with a wait queue uses it: one owner doing NROUNDS rounds of init /
- * prepare_park / publish / park or park_until (and, once per round, parking
- * again after a false return) / timed_out / destroy and free, NWAKERS
- * wakers, the caller's queue lock, the parker's word, its mutex, its
- * condition variable and its lifetime. Sequentially consistent;
- * docs/model.md says what that and the other bounds leave out.
- * tests/model/check-model.sh runs it.
+ * caller with a wait queue uses it: NOWNERS owners (1 or 2), each doing
+ * NROUNDS rounds of prepare_park / publish / park or park_until (and, once
+ * per round, parking again after a false return) / timed_out, NWAKERS
+ * wakers, the caller's queue lock, each parker's word and lifetime, and the
+ * one stripe (a mutex and a condition variable in the plugin's static table)
+ * that every owner's parker hashes to: with two owners, a shared stripe.
+ * Sequentially consistent; docs/model.md says what that and the other
+ * bounds leave out. tests/model/check-model.sh runs it.
  *
  *   spin -a pthread.pml && cc -DSAFETY -o pan pan.c && ./pan
  *   spin -DLIVENESS -a pthread.pml && cc -DNFAIR=3 -o pan pan.c && ./pan -a -f
  *
  * Checked:
- *   (a) no lost wakeup: the owner never waits on the condition variable
- *       while the word says an unparker has been here (UNPARKED or WAKING)
- *       and no signal is on its way (the monitor's assertion); the model
- *       never stops with the owner blocked (invalid end state); with
- *       -DLIVENESS, under weak fairness, a popped owner always returns (LTL);
- *   (b) no access to a freed parker: every access a waker makes to the
- *       parker it popped (the word, waker_cpu, the mutex, the condition
- *       variable) finds it still alive. Unlike FUTEX_WAKE, pthread_cond_signal
- *       and pthread_mutex_unlock read the parker's memory, so nothing a waker
- *       does is allowed on a dead parker;
+ *   (a) no lost wakeup: no owner waits on the stripe's condition variable
+ *       while its word reads UNPARKED and no broadcast is on its way (the
+ *       monitor's assertion); the model never stops with an owner blocked
+ *       (invalid end state); with -DLIVENESS, under weak fairness, a popped
+ *       owner always returns (LTL);
+ *   (b) no access to the parker after its owner could have freed it: every
+ *       access a waker makes to the parker it popped (waker_cpu, the word)
+ *       happens while that owner is still in the round the waker popped, on
+ *       live memory. unpark touches only the stripe, which is static, and
+ *       may come any time later, on a parker freed or reused since;
  *   (c) every pop is observed exactly once: a round ends as a wakeup exactly
- *       when a waker popped it, and the totals agree.
- * Lines marked "reach:" are the interesting interleavings; the runner fails
- * when spin reports one of them unreached, so a property cannot hold only
- * because the model never gets there. Spin's report never names a skip, a
- * goto or break, or an option's first guard (its state is the branch point,
- * reached either way), so each label sits on a later statement of its case.
+ *       when a waker popped it (park returned true, or timed_out said
+ *       false), and the totals agree.
+ * Between the rounds an owner either destroys and frees its parker (the
+ * next round inits a new one at the same address) or keeps it: a parker is
+ * reused after a timeout, with the word its give-up left.
+ * Between unpark_lock and unpark a waker may take the queue lock again
+ * (the caller's "any more waiters?"), as an owner calls timed_out under it.
+ * Lines marked "reach:" are the interesting interleavings, "reach2:" those
+ * that need two owners on the stripe; the runner fails when spin reports
+ * one of them unreached, so a property cannot hold only because the model
+ * never gets there. Spin's report never names a skip, a goto or break, an
+ * option's first guard (its state is the branch point, reached either way)
+ * or a line inside a #define, so each label sits on a later statement of
+ * its case (`mark = 0` where there is nothing else).
  *
  * Mutants (-DMUTANT_<name>), each of which the checker must catch:
- *   WAKER_STORES_UNPARKED  unpark_lock stores UNPARKED instead of WAKING under
- *                          the mutex: an owner parking again after a false
- *                          return sees it with its lock-free check and frees
- *                          the parker before unpark signals and unlocks
- *                          (without that second park the mutant is harmless);
- *   NO_SLEEPING_CAS        the owner waits on the condition variable without
- *                          moving PARKED -> SLEEPING, so the core's
- *                          compare-exchange releases it with no signal;
- *   TIMED_OUT_NO_LOCK      timed_out reads (and takes over) the word without
- *                          the mutex;
- *   TIMED_OUT_NO_TAKEOVER  timed_out treats WAKING as a real timeout;
- *   NO_TAKEOVER            check_unparked treats WAKING like SLEEPING;
- *   UNPARK_LOCK_NO_MUTEX   unpark_lock stores WAKING without taking the mutex
- *                          (and unpark signals without it);
- *   UNLOCK_BEFORE_SIGNAL   unpark unlocks the mutex, then signals;
- *   CPU_AFTER_CAS          the core stores waker_cpu after its
- *                          compare-exchange instead of before.
+ *   NO_SLEEPING_CAS         the owner waits without moving PARKED ->
+ *                           SLEEPING, so the core's compare-exchange
+ *                           releases it with no broadcast;
+ *   CHECK_WITHOUT_LOCK      the owner checks the word (and moves it to
+ *                           SLEEPING) before taking the stripe's mutex,
+ *                           which it takes only to wait;
+ *   UNPARK_NO_LOCK          unpark broadcasts without the stripe's mutex;
+ *   BROADCAST_BEFORE_STORE  unpark_lock loads the word and, on SLEEPING,
+ *                           broadcasts before it stores UNPARKED;
+ *   SIGNAL                  unpark signals (wakes one waiter) instead of
+ *                           broadcasting, on a stripe two owners share;
+ *   GIVE_UP_BLIND           at its deadline the owner stores PARKED instead
+ *                           of compare-exchanging SLEEPING -> PARKED;
+ *   TIMED_OUT_SLEEPING      timed_out calls only SLEEPING a timeout;
+ *   UNPARK_READS            unpark reads the parker's word;
+ *   CPU_AFTER_CAS           the core stores waker_cpu after its
+ *                           compare-exchange instead of before;
+ *   LATE_EXCHANGE           the word is released in unpark, after the queue
+ *                           lock;
+ *   HIDDEN_LOCK             the protocol before the stripes: unpark_lock
+ *                           keeps the (stripe's) mutex until unpark,
+ *                           timed_out takes it, and a timed-out word stays
+ *                           SLEEPING; a waker that takes its queue lock
+ *                           again between the phases deadlocks.
  */
 
 #ifndef NROUNDS
@@ -58,33 +74,44 @@
 #ifndef NWAKERS
 #define NWAKERS 2
 #endif
+#ifndef NOWNERS
+#define NOWNERS 1
+#endif
+/* The other owner's index: with one owner, itself. */
+#define LAST (NOWNERS - 1)
+/* Two owners on one stripe multiply the states: they leave out parking
+ * again after a false return, which the runs with one owner cover. */
+#if NOWNERS > 1
+#define NO_REPARK
+#endif
 
 #define UNPARKED 0
 #define PARKED   1
 #define SLEEPING 2
-#define WAKING   3
-#define POISON   4	/* what a freed parker's word holds */
+#define POISON   3	/* what a freed parker's word holds */
 
-#define OWNER 1		/* mtx while the owner holds the mutex; a waker: its _pid */
+/* Each owner's parker. */
+byte w[NOWNERS];	/* the state word (POISON until the first init) */
+bit alive[NOWNERS];	/* the parker's memory is allocated */
+bit inround[NOWNERS];	/* its owner is inside a round (published, not yet left) */
+byte rnd[NOWNERS];	/* the owner's current round, set when it publishes */
+bit waiting[NOWNERS];	/* the owner waits on the stripe's condition variable */
 
-/* The parker. Each round creates a new one at the same address: the worst
- * case, where a waker still busy with an old parker reaches the new one. */
-byte w = POISON;	/* the state word */
-bit alive;		/* the parker's memory is allocated */
-byte gen;		/* which round's parker lives at the address */
-byte mtx;		/* the mutex: 0 unlocked, else who holds it */
-bit waiting;		/* the owner sleeps on the condition variable */
+/* The stripe: its mutex (0, or the holder: an owner 1 + index, a waker
+ * 10 + _pid) and the broadcasts still to come. */
+byte mtx;
+byte pending;
 
-/* The caller's wait queue (it only ever holds our owner) and its lock. */
+/* The caller's wait queue (a bit per owner) and its lock. */
 bit lock;
-bit queued;
+bit queued[NOWNERS];
 
 /* Bookkeeping for the properties, not part of the protocol. */
-byte pending;		/* unpark handles that will still signal */
-bit served;		/* a waker popped the owner in the current round */
+bit served[NOWNERS];	/* a waker popped the owner in its current round */
 byte pops;		/* pops by all wakers */
-byte wakeups;		/* rounds the owner ended as woken */
-byte timeouts;		/* rounds the owner ended as timed out */
+byte wakeups;		/* rounds the owners ended as woken */
+byte timeouts;		/* rounds the owners ended as timed out */
+byte finished;		/* owners done with all their rounds */
 
 inline lock_queue()
 {
@@ -96,38 +123,47 @@ inline unlock_queue()
 	lock = 0
 }
 
+/* The owner takes the stripe's mutex (once per owner body). */
+inline owner_lock()
+{
+	if
+	:: atomic { mtx == 0 -> mtx = 1 + me }
+	:: atomic { mtx != 0 -> mark = 0 };
+		atomic { mtx == 0 -> mtx = 1 + me }	/* reach: park waits for the stripe's mutex */
+	fi
+}
+
 inline owner_unlock()
 {
-	atomic { assert(mtx == OWNER); mtx = 0 }
+	atomic { assert(mtx == 1 + me); mtx = 0 }
 }
 
 /*
- * pthread_cond_wait / pthread_cond_timedwait(&cond, &mutex), owner holding
- * the mutex: release it and sleep in one step; return on a signal, on
- * ETIMEDOUT (the deadline has then passed) or spuriously; re-acquire the
- * mutex before returning. A spurious wakeup is a wait that returns at once
- * (still releasing and re-taking the mutex): under interleaving, sleeping and
- * then waking spuriously is the same as returning at once, while a spurious
- * escape from the sleeping state would hide a sleep that no signal ends. With
- * -DLIVENESS there is at most one per round: an owner that kept returning
- * spuriously could keep the mutex from a waker forever, which weak fairness
- * does not rule out (the waker's lock is enabled only between the owner's
- * unlock and relock).
+ * pthread_cond_wait / pthread_cond_timedwait on the stripe, owner holding
+ * its mutex: release it and start waiting in one step; return on a
+ * broadcast, on ETIMEDOUT (the deadline has then passed) or spuriously;
+ * re-take the mutex before returning. A spurious wakeup is a wait that
+ * returns at once (still releasing and re-taking the mutex): under
+ * interleaving, sleeping and then waking spuriously is the same as returning
+ * at once, while a spurious escape from the waiting state would hide a wait
+ * that no broadcast ends. With -DLIVENESS there is at most one per round: an
+ * owner that kept returning spuriously could keep the mutex from a waker
+ * forever, which weak fairness does not rule out.
  */
 inline cond_wait()
 {
 	if
-	:: atomic { mtx = 0; waiting = 1 };
+	:: atomic { mtx = 0; waiting[me] = 1 };
 		if
 		:: atomic {
-			!waiting && mtx == 0 ->
-				mtx = OWNER	/* reach: woken by the signal */
+			!waiting[me] && mtx == 0 ->
+				mtx = 1 + me	/* reach: woken by a broadcast */
 		   }
 		:: atomic {
-			timed && waiting ->
-				waiting = 0; expired = 1	/* reach: ETIMEDOUT */
+			timed && waiting[me] ->
+				waiting[me] = 0; expired = 1	/* reach: ETIMEDOUT */
 		   };
-			atomic { mtx == 0 -> mtx = OWNER }
+			atomic { mtx == 0 -> mtx = 1 + me }
 		fi
 #ifdef LIVENESS
 	:: !spurious -> spurious = 1;
@@ -135,32 +171,42 @@ inline cond_wait()
 	:: true ->
 #endif
 		mtx = 0;	/* reach: a spurious wakeup */
-		atomic { mtx == 0 -> mtx = OWNER }
+		atomic { mtx == 0 -> mtx = 1 + me }
 	fi
 }
 
-active proctype owner()
+proctype owner(byte me)
 {
+	bit mark;	/* always 0: a statement for spin to report */
 	bit timed;	/* this call is park_until */
 	bit expired;	/* its deadline has passed */
 	bit woke;	/* the call returned true */
 	bit reparked;	/* this round called park again after a false return */
 	bit counted;	/* the round ended as a wakeup */
+	byte round;	/* rounds begun */
 	byte v;
 #ifdef LIVENESS
 	bit spurious;	/* this round's one spurious wakeup has happened */
 #endif
 
 	do
-	:: gen == NROUNDS -> break
+	:: round == NROUNDS -> break
 	:: else ->
-		/* tparker_init: a new mutex, condition variable and word */
-		atomic { alive = 1; gen++; w = UNPARKED; mtx = 0 };
+		round++;
+		if
+		:: round == 1 ->
+			/* tparker_init */
+			atomic { alive[me] = 1; w[me] = UNPARKED }
+		:: else ->
+			/* the same parker again: after a timeout, its word
+			 * is what the give-up left */
+			mark = 0	/* reach: a parker used again */
+		fi;
 
 		/* prepare_park (relaxed), then publish under the queue lock */
-		w = PARKED;
+		w[me] = PARKED;
 		lock_queue();
-		queued = 1;
+		atomic { queued[me] = 1; inround[me] = 1; rnd[me] = round };
 		unlock_queue();
 
 call:		/* park, or park_until with a deadline that may pass */
@@ -170,50 +216,43 @@ call:		/* park, or park_until with a deadline that may pass */
 		fi;
 
 		/* tparker_park / tparker_park_until, the core's or the inline
-		 * one in the program: an acquire load, no mutex */
+		 * one in the program, then pthread_park(_until)'s own: an
+		 * acquire load, no lock. (Two loads in a row, with nothing
+		 * else between, see what one later load sees: one is enough.) */
 		if
-		:: w == UNPARKED ->
-			woke = 1;	/* reach: the core's fast check */
+		:: w[me] == UNPARKED ->
+			woke = 1;	/* reach: the lock-free check */
 			goto returned
 		:: else
 		fi;
-		/* pthread_park / pthread_park_until: the same check */
+		/* park_until: a deadline already past, still without the
+		 * mutex */
 		if
-		:: w == UNPARKED ->
-			woke = 1;	/* reach: the plugin's fast check */
+		:: timed ->
+			expired = 1;	/* reach: a deadline already past */
 			goto returned
-		:: else
+		:: true
 		fi;
 
-		if
-		:: atomic { mtx == 0 -> mtx = OWNER }
-		:: atomic { mtx != 0 -> skip };
-			atomic { mtx == 0 -> mtx = OWNER }	/* reach: park waits out an unparker */
-		fi;
+#ifndef MUTANT_CHECK_WITHOUT_LOCK
+		owner_lock();
+#endif
 		do
 		:: true ->
 			/* pthread_check_unparked */
-check:			v = w;
+check:			v = w[me];
 			if
 			:: v == UNPARKED ->
 				woke = 1;	/* reach: UNPARKED under the mutex */
 				break
-			:: v == WAKING ->
-#ifdef MUTANT_NO_TAKEOVER
-				skip
-#else
-				w = UNPARKED;
-				woke = 1;	/* reach: takes over WAKING */
-				break
-#endif
 			:: v == SLEEPING
 			:: v == PARKED ->
 #ifndef MUTANT_NO_SLEEPING_CAS
 				atomic {
 					if
-					:: w == PARKED -> w = SLEEPING; v = SLEEPING
+					:: w[me] == PARKED -> w[me] = SLEEPING; v = SLEEPING
 					:: else ->
-						v = w	/* reach: CAS lost to the core's */
+						v = w[me]	/* reach: CAS lost to the core's */
 					fi
 				};
 				if
@@ -229,53 +268,75 @@ check:			v = w;
 			 * has passed, else both wait */
 			if
 			:: timed ->
-				expired = 1;	/* reach: the deadline has passed */
+				/* pthread_give_up */
+#if defined(MUTANT_GIVE_UP_BLIND)
+				w[me] = PARKED;
+				woke = 0;
+#elif defined(MUTANT_HIDDEN_LOCK)
+				/* (the word stayed SLEEPING then) */
+				woke = (w[me] == UNPARKED);
+#else
+				atomic {
+					if
+					:: w[me] == SLEEPING ->
+						w[me] = PARKED; woke = 0
+					:: else ->
+						woke = (w[me] == UNPARKED)
+					fi
+				};
+				if
+				:: woke ->
+					mark = 0	/* reach: an unparker came before the give-up */
+				:: else ->
+					expired = 1	/* reach: the deadline has passed */
+				fi;
+#endif
 				break
 			:: !expired ->
+#ifdef MUTANT_CHECK_WITHOUT_LOCK
+				owner_lock();
+#endif
 				cond_wait()
+#ifdef MUTANT_CHECK_WITHOUT_LOCK
+				; owner_unlock()
+#endif
 			fi
 		od;
+#ifndef MUTANT_CHECK_WITHOUT_LOCK
 		owner_unlock();
+#endif
 
 returned:	v = 0;
 		if
 		:: woke -> counted = 1
 		:: else ->
 			/* park_until returned false. The caller may wait
-			 * again first (nothing in the contract forbids it;
-			 * a loop of park_until with a recomputed deadline
-			 * does it): once per round. */
+			 * again first (a loop of park_until with a recomputed
+			 * deadline does it): once per round. */
 			if
+#ifndef NO_REPARK
 			:: !reparked ->
 				reparked = 1;	/* reach: parks again after false */
 				expired = 0;
 				goto call
+#endif
 			:: true
 			fi;
 
-			/* timed_out, under the queue lock */
+			/* timed_out, under the queue lock: a load */
 			lock_queue();
-#ifdef MUTANT_TIMED_OUT_NO_LOCK
-			atomic {
-				v = w;
-				if
-				:: v == WAKING -> w = UNPARKED; v = UNPARKED
-				:: else
-				fi
-			};
-#else
-			if
-			:: atomic { mtx == 0 -> mtx = OWNER }
-			:: atomic { mtx != 0 -> skip };
-				atomic { mtx == 0 -> mtx = OWNER }	/* reach: timed_out waits out an unparker */
-			fi;
-			v = w;
-			if
-#ifndef MUTANT_TIMED_OUT_NO_TAKEOVER
-			:: v == WAKING -> w = UNPARKED; v = UNPARKED
+#ifdef MUTANT_HIDDEN_LOCK
+			owner_lock();
 #endif
-			:: else
+#ifdef MUTANT_TIMED_OUT_SLEEPING
+			if
+			:: w[me] == SLEEPING -> v = PARKED
+			:: else -> v = UNPARKED
 			fi;
+#else
+			v = w[me];
+#endif
+#ifdef MUTANT_HIDDEN_LOCK
 			owner_unlock();
 #endif
 			if
@@ -283,7 +344,7 @@ returned:	v = 0;
 				/* A real timeout: take the owner out of the
 				 * queue (a no-op had a waker popped it, which
 				 * (c) reports next). */
-				queued = 0;
+				queued[me] = 0;
 				counted = 0	/* reach: a real timeout */
 			:: else ->
 				counted = 1	/* reach: a pop raced the timeout */
@@ -292,33 +353,152 @@ returned:	v = 0;
 		fi;
 
 		/* (c) a round is a wakeup exactly when a waker popped it */
-		assert(counted == served);
+		assert(counted == served[me]);
 		if
 		:: counted -> wakeups++
 		:: else -> timeouts++
 		fi;
 
-		/* leave: tparker_destroy, then the memory is freed */
-		atomic { alive = 0; w = POISON; served = 0 };
+		/* Leave the round. From here on the owner may destroy and
+		 * free its parker at once, so (b) counts any later access as
+		 * one to freed memory; the next round uses the same parker
+		 * again (a new one at the same address would differ only in
+		 * the word's value before prepare_park, which no one may read). */
+		atomic { inround[me] = 0; served[me] = 0 };
 		timed = 0; expired = 0; woke = 0; reparked = 0; counted = 0; v = 0;
 #ifdef LIVENESS
 		spurious = 0
 #endif
 	od;
 
-	/* (c) the totals */
-	assert(!queued && pops == wakeups && wakeups + timeouts == NROUNDS)
+	/* the last owner checks (c)'s totals */
+	atomic {
+		alive[me] = 0; w[me] = POISON;
+		finished++;
+		if
+		:: finished == NOWNERS ->
+			assert(!queued[0] && !queued[LAST] && pops == wakeups &&
+			       wakeups + timeouts == NROUNDS * NOWNERS)
+		:: else
+		fi
+	}
 }
 
-/* (b) the parker this waker popped is still alive */
-#define ON_LIVE_PARKER (alive && gen == mygen)
+/* (b) the owner this waker popped is still in that round, on live memory */
+#define ON_LIVE_PARKER (alive[who] && inround[who] && rnd[who] == myrnd)
+
+/* unpark: the stripe's mutex, a broadcast (or one signal), unlock */
+inline wake_stripe()
+{
+#ifndef MUTANT_UNPARK_NO_LOCK
+	if
+	:: atomic { mtx == 0 -> mtx = 10 + _pid }
+	:: atomic { mtx != 0 -> mark = 0 };
+		atomic { mtx == 0 -> mtx = 10 + _pid }	/* reach: unpark waits for the stripe's mutex */
+	fi;
+#endif
+	atomic {
+#ifdef MUTANT_SIGNAL
+		if
+		:: waiting[0] -> waiting[0] = 0
+		:: waiting[LAST] -> waiting[LAST] = 0
+		:: else
+		fi;
+#else
+		if
+		:: waiting[0] || waiting[LAST] ->
+			if
+			:: waiting[0] && waiting[LAST] && NOWNERS > 1 ->
+				mark = 0	/* reach2: a broadcast wakes both owners */
+			:: else
+			fi;
+			if
+			:: (waiting[0] && w[0] != UNPARKED) ||
+			   (waiting[LAST] && w[LAST] != UNPARKED) ->
+				mark = 0	/* reach: reach2: wakes an owner it is not for */
+			:: else
+			fi;
+			waiting[0] = 0;
+			waiting[LAST] = 0;
+			mark = 0	/* reach: a broadcast that wakes an owner */
+		:: else ->
+			mark = 0	/* reach: a broadcast with nobody waiting */
+		fi;
+#endif
+		pending--
+	};
+#ifndef MUTANT_UNPARK_NO_LOCK
+	atomic { assert(mtx == 10 + _pid); mtx = 0 }
+#endif
+}
+
+/* tparker_unpark_lock, the core's steps then pthread_unpark_lock */
+inline unpark_lock()
+{
+	/* the core: store waker_cpu (relaxed), then compare-exchange
+	 * PARKED -> UNPARKED (release) */
+#ifndef MUTANT_CPU_AFTER_CAS
+	assert(ON_LIVE_PARKER);
+#endif
+	atomic {
+		assert(ON_LIVE_PARKER);
+		if
+		:: w[who] == PARKED -> w[who] = UNPARKED; cas = 1
+		:: else
+		fi
+	};
+#ifdef MUTANT_CPU_AFTER_CAS
+	assert(ON_LIVE_PARKER);
+#endif
+	if
+	:: cas ->
+		cas = 0	/* reach: the core's compare-exchange */
+	:: else ->
+#if defined(MUTANT_BROADCAST_BEFORE_STORE)
+		atomic { assert(ON_LIVE_PARKER); v = w[who] };
+		if
+		:: v == SLEEPING -> pending++; wake_stripe()
+		:: else
+		fi;
+		atomic { assert(ON_LIVE_PARKER); w[who] = UNPARKED };
+#else
+#ifdef MUTANT_HIDDEN_LOCK
+		if
+		:: atomic { mtx == 0 -> assert(ON_LIVE_PARKER); mtx = 10 + _pid }
+		:: atomic { mtx != 0 -> assert(ON_LIVE_PARKER) };
+			atomic { mtx == 0 -> assert(ON_LIVE_PARKER); mtx = 10 + _pid }
+		fi;
+#endif
+		/* pthread_unpark_lock: exchange to UNPARKED (release); a
+		 * handle only when the owner was SLEEPING */
+		atomic {
+			assert(ON_LIVE_PARKER);
+			v = w[who];
+			w[who] = UNPARKED;
+			if
+			:: v == SLEEPING -> need = 1; pending++
+			:: else
+			fi
+		};
+#ifdef MUTANT_HIDDEN_LOCK
+		if
+		:: !need -> atomic { assert(mtx == 10 + _pid); mtx = 0 }
+		:: else
+		fi;
+#endif
+#endif
+		v = 0
+	fi
+}
 
 proctype waker()
 {
-	byte mygen;	/* the round whose parker this waker popped */
-	byte v;		/* the plugin's load of the word */
-	bit cas;	/* a compare-exchange released the owner */
-	bit need;	/* the handle asks for unpark: signal and unlock */
+	bit mark;	/* always 0, as in owner */
+	byte who;	/* the owner this waker popped */
+	byte myrnd;	/* the round it popped */
+	byte v;		/* the plugin's view of the word */
+	bit cas;	/* the core's compare-exchange released the owner */
+	bit need;	/* the handle asks for unpark */
 
 	/*
 	 * A waker that takes the lock and finds the queue empty changes
@@ -329,121 +509,70 @@ proctype waker()
 end_idle:
 	do
 	:: atomic {
-			lock == 0 && queued -> lock = 1;
-			queued = 0; mygen = gen; pops++; served = 1
-		};
-
-		/* tparker_unpark_lock: the core stores waker_cpu, then
-		 * compare-exchanges PARKED -> UNPARKED (release) */
-#ifndef MUTANT_CPU_AFTER_CAS
-		assert(ON_LIVE_PARKER);
-#endif
-		atomic {
-			assert(ON_LIVE_PARKER);
+			lock == 0 && (queued[0] || queued[LAST]) -> lock = 1;
 			if
-			:: w == PARKED -> w = UNPARKED; cas = 1
-			:: else
-			fi
+			:: queued[0] -> who = 0
+			:: queued[LAST] -> who = LAST
+			fi;
+			queued[who] = 0; myrnd = rnd[who]; pops++; served[who] = 1
 		};
-#ifdef MUTANT_CPU_AFTER_CAS
-		assert(ON_LIVE_PARKER);
+#ifndef MUTANT_LATE_EXCHANGE
+		unpark_lock();
 #endif
-		if
-		:: cas ->
-			cas = 0	/* reach: the core's compare-exchange */
-		:: else ->
-			/* pthread_unpark_lock: a relaxed load */
-			atomic { assert(ON_LIVE_PARKER); v = w };
-			/* The compare-exchange loop on PARKED and the early
-			 * return on UNPARKED or WAKING: with one unparker per
-			 * publish, after the core's failed compare-exchange,
-			 * neither is reachable (docs/model.md). */
-			do
-			:: v == PARKED ->
-				atomic {
-					assert(ON_LIVE_PARKER);
-					if
-					:: w == PARKED -> w = UNPARKED; cas = 1
-					:: else -> v = w
-					fi
-				};
-				if
-				:: cas -> break
-				:: else
-				fi
-			:: else -> break
-			od;
-			if
-			:: cas -> cas = 0
-			:: !cas && (v == UNPARKED || v == WAKING)
-			:: !cas && v == SLEEPING ->
-#ifndef MUTANT_UNPARK_LOCK_NO_MUTEX
-				/* pthread_mutex_lock: blocks while the owner
-				 * holds the mutex */
-				if
-				:: atomic {
-					mtx == 0 -> assert(ON_LIVE_PARKER); mtx = _pid
-				   }
-				:: atomic { mtx != 0 -> assert(ON_LIVE_PARKER) };
-					atomic {
-						mtx == 0 -> assert(ON_LIVE_PARKER); mtx = _pid	/* reach: unpark_lock waited */
-					}
-				fi;
+#if !defined(MUTANT_LATE_EXCHANGE) && !defined(MUTANT_UNPARK_READS)
+		/* done with the parker: forget it (fewer states) */
+		atomic { who = 0; myrnd = 0 };
 #endif
-				atomic {
-					assert(ON_LIVE_PARKER);
-#ifdef MUTANT_WAKER_STORES_UNPARKED
-					w = UNPARKED;
-#else
-					w = WAKING;
-#endif
-					need = 1;
-					pending++
-				}
-			:: else ->
-				assert(false)	/* the word of a freed parker */
-			fi
-		fi;
-		v = 0;
 		unlock_queue();
 
+		/* Between the phases the caller may take its queue lock again,
+		 * e.g. to look for more waiters. */
+		if
+		:: mark == 0 ->
+			/* decided first: then it waits for the lock */
+			lock_queue();
+			mark = 0;	/* reach: the queue lock again between the phases */
+			unlock_queue()
+		:: mark == 0
+		fi;
+
 		/* tparker_unpark(handle) */
+#ifdef MUTANT_LATE_EXCHANGE
+		unpark_lock();
+#endif
+#ifdef MUTANT_UNPARK_READS
+		atomic { assert(ON_LIVE_PARKER); v = w[who] };
+		v = 0;
+#endif
 		if
 		:: need ->
-#ifdef MUTANT_UNLOCK_BEFORE_SIGNAL
-			atomic { assert(ON_LIVE_PARKER); mtx = 0 };
-#endif
-			/* pthread_cond_signal */
+#ifdef MUTANT_HIDDEN_LOCK
+			/* signal, then unlock the mutex unpark_lock kept */
 			atomic {
-				assert(ON_LIVE_PARKER);
-				if
-				:: waiting ->
-					waiting = 0;	/* reach: the signal wakes the owner */
-					pending--
-				:: else ->
-					pending--	/* reach: a signal with nobody waiting */
-				fi
+				waiting[0] = 0;
+				waiting[LAST] = 0;
+				pending--
 			};
-#if !defined(MUTANT_UNLOCK_BEFORE_SIGNAL) && !defined(MUTANT_UNPARK_LOCK_NO_MUTEX)
-			/* pthread_mutex_unlock */
-			atomic { assert(ON_LIVE_PARKER); mtx = 0 };
+			atomic { assert(mtx == 10 + _pid); mtx = 0 };
+#else
+			wake_stripe();
 #endif
-			need = 0;
-			mygen = 0
+			need = 0
 		:: else ->
-			mygen = 0	/* reach: no unpark, the owner had not slept */
-		fi
+			mark = 0	/* reach: no unpark, the owner had not slept */
+		fi;
+		who = 0; myrnd = 0
 	od
 }
 
-/* (a) waiting on the condition variable though an unparker has been here,
- * with no signal on its way */
-#define LOST (waiting && (w == UNPARKED || w == WAKING) && pending == 0)
+/* (a) an owner waits on the stripe though its word says an unparker has
+ * been here, with no broadcast on its way */
+#define LOST(i) (waiting[i] && w[i] == UNPARKED && pending == 0)
 
 active proctype monitor()
 {
 end_monitor:
-	atomic { LOST -> assert(!LOST) }
+	atomic { (LOST(0) || LOST(LAST)) -> assert(!(LOST(0) || LOST(LAST))) }
 }
 
 init
@@ -451,6 +580,10 @@ init
 	byte i;
 
 	atomic {
+		for (i : 0 .. LAST) {
+			w[i] = POISON;
+			run owner(i)
+		}
 		for (i : 1 .. NWAKERS) {
 			run waker()
 		}
@@ -459,5 +592,5 @@ init
 
 #ifdef LIVENESS
 /* (a) a popped owner returns (and clears served as it leaves) */
-ltl popped_owner_returns { [] (served -> <> !served) }
+ltl popped_owner_returns { [] ((served[0] -> <> !served[0]) && (served[LAST] -> <> !served[LAST])) }
 #endif
