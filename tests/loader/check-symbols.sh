@@ -55,7 +55,9 @@ fi
 if [ -n "$(uniq -d "$tmp/documented")" ]; then
 	bad "$list lists a symbol twice: $(uniq -d "$tmp/documented" | tr '\n' ' ')"
 fi
-sed -n 's/^TPARKER_API.*[^A-Za-z0-9_]\(tparker_[A-Za-z0-9_]*\)(.*/\1/p' "$header" | sort -u \
+# tparker.h and the headers beside it (lot.h, sync.h): the whole API.
+sed -n 's/^TPARKER_API.*[^A-Za-z0-9_]\(tparker_[A-Za-z0-9_]*\)(.*/\1/p' "$header" \
+	"${header%/*}"/*.h | sort -u \
 	>"$tmp/declared"
 if ! cmp -s "$tmp/documented" "$tmp/declared"; then
 	bad "$list and the TPARKER_API functions of $header differ (< list, > header):"

@@ -7,6 +7,10 @@
 #include <tparker/backend.h>
 #include <tparker/tparker.h>
 #include <tparker/backend.h>
+#include <tparker/lot.h>
+#include <tparker/sync.h>
+#include <tparker/lot.h>
+#include <tparker/sync.h>
 /* clang-format on */
 
 #include <stdalign.h>
@@ -41,5 +45,10 @@ int main(void)
 	tparker_cpu_relax();
 	if (fn(NULL) != NULL || h.backend != NULL || !tparker_ts_before(&now, &later))
 		return 1;
+	tparker_mutex_t m = TPARKER_MUTEX_INIT;
+	tparker_cond_t c = TPARKER_COND_INIT;
+	if (!tparker_mutex_trylock(&m) || tparker_cond_signal(&c))
+		return 1;
+	tparker_mutex_unlock(&m);
 	return tparker_version()[0] == '\0';
 }

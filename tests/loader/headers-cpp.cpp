@@ -2,6 +2,8 @@
 // Built with -std=c++11 -Wall -Wextra -Wpedantic -Werror: the public headers
 // compile cleanly as C++, and a tparker_t works from C++.
 #include <tparker/backend.h>
+#include <tparker/lot.h>
+#include <tparker/sync.h>
 #include <tparker/tparker.h>
 
 static_assert(sizeof(tparker_t) == TPARKER_SIZE, "tparker_t is TPARKER_SIZE bytes");
@@ -33,5 +35,12 @@ int main()
 	bool woken = tparker_park_until(&h.parker, &past);
 	bool timed_out = tparker_timed_out(&h.parker);
 	tparker_destroy(&h.parker);
+	tparker_mutex_t m = TPARKER_MUTEX_INIT;
+	tparker_mutex_lock(&m);
+	tparker_mutex_unlock(&m);
+	tparker_park_result_t r = tparker_lot_park(reinterpret_cast<uintptr_t>(&m), nullptr,
+						   nullptr, nullptr, nullptr, 0, &past);
+	if (r.status != TPARKER_PARK_TIMED_OUT)
+		return 1;
 	return !woken && timed_out ? 0 : 1;
 }

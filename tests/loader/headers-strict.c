@@ -3,6 +3,8 @@
  * macro at all, unlike the rest of the project (-D_GNU_SOURCE): a user's
  * strict ISO C program can include <tparker/tparker.h>. */
 #include <tparker/tparker.h>
+#include <tparker/lot.h>
+#include <tparker/sync.h>
 
 int tparker_strict_check(void);
 
@@ -15,5 +17,12 @@ int tparker_strict_check(void)
 	tparker_prepare_park(&p);
 	bool woken = tparker_park_until(&p, &deadline);
 	tparker_destroy(&p);
+	tparker_mutex_t m = TPARKER_MUTEX_INIT;
+	tparker_cond_t c = TPARKER_COND_INIT;
+	if (!tparker_mutex_lock_until(&m, &deadline))
+		return 1;
+	(void)tparker_cond_wait_until(&c, &m, &deadline);
+	tparker_mutex_unlock(&m);
+	(void)tparker_wait(&m.state, &m.state, 1, &deadline);
 	return woken;
 }
