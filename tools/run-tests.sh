@@ -70,11 +70,15 @@ elif ! "$probe/a" 2>/dev/null; then
 	fi
 fi
 rm -rf "$probe"
-if [ -z "$i386_skip" ] &&
-	! PKG_CONFIG_LIBDIR=/usr/lib/i386-linux-gnu/pkgconfig pkg-config --exists cunit; then
-	echo "run-tests: no CUnit for i386 (libcunit1-dev:i386): the i386 builds run no tests" >&2
-	i386_tests=(-Dtests=false)
+# CUnit for the cross builds: Debian's source, which setup fetched into
+# subprojects/cunit/ (the same for every port, no multiarch package needed).
+cross_cunit=(--force-fallback-for=cunit)
+if [ ! -f subprojects/cunit/meson.build ]; then
+	echo "run-tests: no subprojects/cunit (subprojects/fetch-cunit.sh): the cross builds run no tests" >&2
+	cross_cunit=(-Dtests=false)
 fi
+[ "${cross_cunit[0]}" = -Dtests=false ] && i386_tests=(-Dtests=false)
+i386_cross+=("${cross_cunit[@]}")
 if [ -n "$i386_skip" ]; then
 	echo "run-tests: skipping the i386 builds: $i386_skip" >&2
 else

@@ -14,7 +14,15 @@ test_tools=0
 arch=$(dpkg --print-architecture)
 if [ $test_tools = 1 ]; then
 	packages+=(valgrind spin)
-	[ "$arch" = amd64 ] && packages+=(gcc-multilib g++-multilib qemu-user)
+	# gcc-12-multilib, not gcc-multilib: that one conflicts with the cross
+	# compilers below (cross/i386-linux-gnu.ini does without it).
+	[ "$arch" = amd64 ] && packages+=(gcc-12-multilib g++-12-multilib qemu-user)
+	# The aarch64 and riscv64 cross builds (cross/*.ini), run under
+	# qemu-user; the C libraries are only Recommends of the compilers.
+	# dpkg-dev unpacks CUnit's source (subprojects/fetch-cunit.sh).
+	[ "$arch" = amd64 ] && packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+		gcc-riscv64-linux-gnu libc6-dev-riscv64-cross)
+	packages+=(dpkg-dev)
 fi
 
 sudo=""
@@ -42,20 +50,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 		"${missing[@]}" >/dev/null
 fi
 
-# CUnit and libseccomp for i386 (Debian multiarch) let the i386 builds run
-# their tests. Not fatal: without them run-tests.sh builds i386 without tests.
-if [ $test_tools = 1 ] && [ "$arch" = amd64 ] && [ "${TPARKER_SETUP_I386:-1}" = 1 ]; then
-	mapfile -t missing < <(missing_of libcunit1-dev:i386 libseccomp-dev:i386)
-	if [ ${#missing[@]} -gt 0 ]; then
-		echo "setup: installing ${missing[*]} (TPARKER_SETUP_I386=0: not)" >&2
-		if ! dpkg --print-foreign-architectures | grep -qx i386; then
-			$sudo dpkg --add-architecture i386
-		fi
-		apt_update
-		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-			--no-remove "${missing[@]}" >/dev/null ||
-			echo "setup: could not install ${missing[*]}; the i386 builds run no tests" >&2
-	fi
+# CUnit for the cross builds (i386, aarch64, riscv64), which have no CUnit
+# package of their architecture without dpkg --add-architecture: Debian's
+# source, fetched into subprojects/cunit/. Not fatal: without it
+# run-tests.sh builds them without tests.
+if [ $test_tools = 1 ]; then
+	subprojects/fetch-cunit.sh ||
+		echo "setup: could not fetch CUnit's source; the cross builds run no tests" >&2
 fi
 
 if [ ! -f build/build.ninja ]; then
