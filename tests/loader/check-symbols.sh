@@ -3,9 +3,10 @@
 # The exported symbols are exactly the documented ones (libglvnd's and
 # libinput's symbol checks):
 #   libtparker exports the TPARKER_API functions of tparker.h, listed in
-#   symbols.txt, each under the LIBTPARKER_1.0 version node, no data, and has
-#   the soname libtparker.so.1; each plugin exports only its entry symbol and
-#   does not link back to libtparker.
+#   symbols.txt, each as the default version of the node symbols.txt names
+#   (LIBTPARKER_1.0 unless a LIBTPARKER_x.y tag says otherwise), no data, and
+#   has the soname libtparker.so.1; each plugin exports only its entry symbol
+#   and does not link back to libtparker.
 # The names symbols.txt marks "time64" exist only on an ABI whose traditional
 # time_t is 32 bits. A 64-bit library must not export them; a 32-bit one
 # exports all or none of them, all with --time64. Plugins export
@@ -42,15 +43,29 @@ dynsyms() {
 	nm -D --defined-only "$1" | awk '$2 != "A" && NF >= 3 { print $2, $3 }'
 }
 
-# symbols.txt: one name a line, maybe followed by a tag; blank lines and
+# symbols.txt: one name a line, maybe followed by the tag time64 and by the
+# version node (LIBTPARKER_x.y, default LIBTPARKER_1.0); blank lines and
 # # comments allowed.
 sed -e 's/#.*//' "$list" | awk 'NF' >"$tmp/list"
 awk '{ print $1 }' "$tmp/list" | sort >"$tmp/documented"
-awk 'NF == 1 { print $1 }' "$tmp/list" | sort >"$tmp/base"
-awk 'NF == 2 && $2 == "time64" { print $1 }' "$tmp/list" | sort >"$tmp/time64"
-awk 'NF > 2 || (NF == 2 && $2 != "time64")' "$tmp/list" >"$tmp/badlines"
+awk '{ t64 = 0; ok = 1
+	for (i = 2; i <= NF; i++) {
+		if ($i == "time64" && !t64) t64 = 1
+		else if ($i !~ /^LIBTPARKER_[0-9]+\.[0-9]+$/) ok = 0
+	}
+	if (!ok) print > "/dev/stderr"
+	else if (t64) print $1 > "'"$tmp/time64"'"
+	else print $1 }' "$tmp/list" 2>"$tmp/badlines" >"$tmp/base.u"
+touch "$tmp/time64"
+sort "$tmp/base.u" >"$tmp/base"
+sort -o "$tmp/time64" "$tmp/time64"
+# NAME@@NODE for every name, the node each must be the default version of.
+awk '{ node = "LIBTPARKER_1.0"
+	for (i = 2; i <= NF; i++)
+		if ($i ~ /^LIBTPARKER_/) node = $i
+	print $1 "@@" node }' "$tmp/list" | sort >"$tmp/nodes"
 if [ -s "$tmp/badlines" ]; then
-	bad "$list has lines other than NAME or NAME time64: $(tr '\n' ' ' <"$tmp/badlines")"
+	bad "$list has lines other than NAME [time64] [LIBTPARKER_x.y]: $(tr '\n' ' ' <"$tmp/badlines")"
 fi
 if [ -n "$(uniq -d "$tmp/documented")" ]; then
 	bad "$list lists a symbol twice: $(uniq -d "$tmp/documented" | tr '\n' ' ')"
@@ -90,10 +105,11 @@ if [ -s "$tmp/lib-other" ]; then
 	bad "$lib exports symbols that are not functions:"
 	cat "$tmp/lib-other" >&2
 fi
-awk '$1 == "T" || $1 == "W" { print $2 }' "$tmp/lib-all" | grep -v '@@LIBTPARKER_1\.0$' \
-	>"$tmp/unversioned" || true
+awk '$1 == "T" || $1 == "W" { print $2 }' "$tmp/lib-all" | sort | comm -23 - "$tmp/nodes" \
+	>"$tmp/unversioned"
 if [ -s "$tmp/unversioned" ]; then
-	bad "exported without the default version LIBTPARKER_1.0: $(tr '\n' ' ' <"$tmp/unversioned")"
+	bad "exported under another version than the node $list names:" \
+		"$(tr '\n' ' ' <"$tmp/unversioned")"
 fi
 
 soname=$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')
