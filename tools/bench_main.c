@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bench_lock.h"
 #include "cli.h"
 
 #define MAX_VARIANTS 24
@@ -45,6 +46,7 @@ struct opts {
 	size_t nbackends;
 	bool only[B_COUNT];
 	bool only_set;
+	bool lock; /* --only lock: the locks' own run (bench_lock.c) */
 };
 
 /* Append the comma list arg to names[]; trims nothing: names have no blanks. */
@@ -115,17 +117,26 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool *help)
 			return err;
 	}
 	for (size_t i = 0; i < nonly; i++) {
+		if (strcmp(only[i], "lock") == 0) {
+			o->lock = true;
+			continue;
+		}
 		int b = 0;
 		while (b < B_COUNT && strcmp(only[i], bench_names[b]) != 0)
 			b++;
 		if (b == B_COUNT)
 			return cli_usage_error(
 			    "bench: unknown benchmark '%s' for --only (fastpath, "
-			    "pingpong, storm, timeout, idle, memory)",
+			    "pingpong, storm, timeout, idle, memory, lock)",
 			    only[i]);
 		o->only[b] = true;
 		o->only_set = true;
 	}
+	if (o->lock && (o->only_set || o->plot || o->nbackends))
+		return cli_usage_error("bench: --only lock runs on its own (no other benchmark, "
+				       "--backend or --plot)");
+	if (o->lock)
+		return 0;
 	if (!o->only_set)
 		for (int b = 0; b < B_COUNT; b++)
 			o->only[b] = true;
@@ -312,6 +323,11 @@ int cmd_bench(int argc, char **argv)
 	if (help) {
 		cli_print_help();
 		return CLI_OK;
+	}
+	if (o.lock) {
+		struct bench_cfg lc;
+		configure(&o, &lc);
+		return bench_lock_run(o.rounds ? o.rounds : lc.rounds, o.quick, o.json);
 	}
 	char *gnuplot = o.plot ? bench_find_gnuplot() : NULL;
 	if (o.plot && !gnuplot)

@@ -31,6 +31,8 @@ static const char help_text[] =
     "                    baselines always run\n"
     "  --only BENCH      only these benchmarks (repeatable or a comma list):\n"
     "                    fastpath, pingpong, storm, timeout, idle, memory\n"
+    "                    or lock alone: tparker_mutex_t and tparker_cond_t against\n"
+    "                    pthread's, tparker_wait/wake against the raw futex\n"
     "  --json            JSON on stdout instead of the table\n"
     "  --plot FILE.png   also draw ping-pong and wake-storm latency with gnuplot\n"
     "\n"
