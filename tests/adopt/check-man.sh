@@ -29,6 +29,7 @@ for page in "$srcdir"/*.[0-9]; do
 	[ -f "$tmp/man${name##*.}/$name" ] || bad "$page is not installed (man/meson.build)"
 done
 
+sed -e 's/#.*//' "$list" | awk 'NF { print $1 }' >"$tmp/names"
 cd "$tmp"
 for page in man*/*; do
 	# A link page is one line, .so manN/PAGE.N, naming an installed page
@@ -43,14 +44,18 @@ for page in man*/*; do
 		[ -f "$target" ] || bad "$page links to $target, which is not installed"
 		continue
 	fi
-	if ! out=$("$mandoc" -T lint -W warning "$page" 2>&1) || [ -n "$out" ]; then
-		bad "mandoc -T lint $page:"
-		echo "$out" >&2
-	fi
-	"$mandoc" -T utf8 "$page" >/dev/null 2>&1 || bad "$page does not render"
+	echo "$page" >>"$tmp/pages"
 done
+# One run for all: each report names its file.
+out=$("$mandoc" -T lint -W warning $(cat "$tmp/pages") 2>&1) || [ -n "$out" ] ||
+	out="mandoc -T lint failed"
+if [ -n "$out" ]; then
+	bad "mandoc -T lint:"
+	echo "$out" >&2
+fi
+# shellcheck disable=SC2046 # page names have no blanks
+"$mandoc" -T utf8 $(cat "$tmp/pages") >/dev/null 2>&1 || bad "a page does not render"
 
-sed -e 's/#.*//' "$list" | awk 'NF { print $1 }' >"$tmp/names"
 npages=0
 while read -r name; do
 	page=man3/$name.3
