@@ -23,6 +23,9 @@ if [ $test_tools = 1 ]; then
 	[ "$arch" = amd64 ] && packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 		gcc-riscv64-linux-gnu libc6-dev-riscv64-cross)
 	packages+=(dpkg-dev)
+	# The adopt suite: mandoc lints the man pages, cmake builds the CMake
+	# consumer, abigail-tools' abidiff checks the ABI baseline.
+	packages+=(mandoc cmake abigail-tools)
 fi
 
 sudo=""
