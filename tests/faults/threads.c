@@ -6,6 +6,7 @@
  *
  * Usage: threads <backend> [count]
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -104,7 +105,11 @@ int main(int argc, char **argv)
 
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
-	int err = pthread_attr_setstacksize(&attr, STACK_SIZE);
+	/* Some ABIs need more (aarch64's minimum is 128 KiB). */
+	size_t stack = STACK_SIZE;
+	if (stack < (size_t)PTHREAD_STACK_MIN)
+		stack = PTHREAD_STACK_MIN;
+	int err = pthread_attr_setstacksize(&attr, stack);
 	if (err)
 		tpt_fail("pthread_attr_setstacksize: %s", strerror(err));
 	for (unsigned i = 0; i < count; i++) {

@@ -108,10 +108,20 @@ static void run_child_args(const char *const *args, const char *backend, const c
 	size_t nargs = 0;
 	while (args && args[nargs])
 		nargs++;
-	char **argv = calloc(nargs + 2, sizeof(*argv));
-	argv[0] = (char *)child_path;
+	/* A cross build's tests run under an emulator, which Meson names in
+	 * MESON_EXE_WRAPPER (its words joined by spaces, the program looked up
+	 * on PATH): the child runs under it too, since this kernel may not run
+	 * its architecture. */
+	char *wrapper = getenv("MESON_EXE_WRAPPER") ? strdup(getenv("MESON_EXE_WRAPPER")) : NULL;
+	size_t nwrap = 0;
+	char **argv = calloc(nargs + 2 + (wrapper ? strlen(wrapper) : 0), sizeof(*argv));
+	char *save = NULL;
+	for (char *w = wrapper ? strtok_r(wrapper, " ", &save) : NULL; w;
+	     w = strtok_r(NULL, " ", &save))
+		argv[nwrap++] = w;
+	argv[nwrap] = (char *)child_path;
 	for (size_t i = 0; i < nargs; i++)
-		argv[i + 1] = (char *)args[i];
+		argv[nwrap + i + 1] = (char *)args[i];
 	pid_t pid = fork();
 	if (pid < 0)
 		abort();
@@ -122,7 +132,7 @@ static void run_child_args(const char *const *args, const char *backend, const c
 		alarm(20);
 		dup2(out[1], 1);
 		dup2(err[1], 2);
-		execve(child_path, argv, envp);
+		execvpe(argv[0], argv, envp);
 		_exit(127);
 	}
 	close(out[1]);
@@ -155,10 +165,20 @@ static void run_child_args(const char *const *args, const char *backend, const c
 	while (waitpid(pid, &r->status, 0) < 0)
 		if (errno != EINTR)
 			abort();
+	/* qemu-user reports the signal that ended its guest on stderr: not the
+	 * child's output. */
+	static const char emulator_signal[] = "qemu: uncaught target signal ";
+	char *last = r->err_len ? memrchr(r->err, '\n', r->err_len - 1) : NULL;
+	last = last ? last + 1 : r->err;
+	if (wrapper && strncmp(last, emulator_signal, sizeof(emulator_signal) - 1) == 0) {
+		*last = '\0';
+		r->err_len = (size_t)(last - r->err);
+	}
 	for (int i = 0; i < 3; i++)
 		free(own[i]);
 	free(envp);
 	free(argv);
+	free(wrapper);
 }
 
 static void run_child(const char *backend, const char *path, const char *debug, struct run *r)
