@@ -17,18 +17,54 @@
 
 #define TP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* What the shared files need to know about the platform, as macros so that
+ * their code stays one; the platform's own code lives in twins that
+ * core/meson.build picks (loader.c, loader-windows.c). */
+#if defined(_WIN32)
+/* mingw's gcc reads format(printf) as Microsoft's printf, which knows no
+ * %zu; the build asks for mingw's C99 one (__USE_MINGW_ANSI_STDIO). */
+#define TP_PRINTF_FORMAT   gnu_printf
+#define TP_PATH_LIST_SEP   ';'
+#define TP_PATH_LIST_SEP_S ";"
+#define TP_DIR_SEP_S	   "\\"
+#define TP_IS_DIR_SEP(c)   ((c) == '\\' || (c) == '/')
+#define TP_PLUGIN_SUFFIX   ".dll"
+/* No fork() on Windows: nothing to prepare for. */
+#define TP_ATFORK(prepare, parent, child) ((void)(prepare), (void)(parent), (void)(child))
+/* loader-windows.c: tparker-<major> beside the core DLL, found at run time
+ * (Windows has no fixed prefix); "" when it cannot be named. */
+const char *tp_plugin_dir(void);
+/* loader-windows.c: the spin backend's yield and sleep. */
+void tp_os_yield(void);
+void tp_os_sleep_until(const struct timespec *until);
+#else
+#define TP_PRINTF_FORMAT		  printf
+#define TP_PATH_LIST_SEP		  ':'
+#define TP_PATH_LIST_SEP_S		  ":"
+#define TP_DIR_SEP_S			  "/"
+#define TP_IS_DIR_SEP(c)		  ((c) == '/')
+#define TP_PLUGIN_SUFFIX		  ".so"
+#define TP_ATFORK(prepare, parent, child) pthread_atfork(prepare, parent, child)
+#define tp_plugin_dir()			  TPARKER_PLUGINDIR
+#define tp_os_yield()			  sched_yield()
+/* Absolute: EINTR just goes round the caller's loop. */
+#define tp_os_sleep_until(until)	  clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, until, NULL)
+#endif
+
 /* env.c: the one secure_getenv wrapper, the debug log, per-thread reasons. */
 const char *tp_getenv(const char *name);
 bool tp_debug_enabled(void);
-void tp_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void tp_debug(const char *fmt, ...) __attribute__((format(TP_PRINTF_FORMAT, 1, 2)));
 /* snprintf that truncates on purpose (reasons are cut, never overflow). */
-void tp_format(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void tp_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void tp_format(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(TP_PRINTF_FORMAT, 3, 4)));
+void tp_set_error(const char *fmt, ...) __attribute__((format(TP_PRINTF_FORMAT, 1, 2)));
 const char *tp_get_error(void);
 extern const struct tparker_host tp_host;
-_Noreturn void tp_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void tp_fatal(const char *fmt, ...) __attribute__((format(TP_PRINTF_FORMAT, 1, 2)));
 
-/* loader.c: the only file that knows about dlopen. On failure returns an
+/* loader.c: the only file that knows about dlopen (loader-windows.c:
+ * LoadLibraryExW). On failure returns an
  * errno value and writes the reason. */
 int tp_dl_load(const char *path, void **handle, tparker_backend_entry_fn *entry, char *why,
 	       size_t why_len);
@@ -83,7 +119,8 @@ enum tp_entry_kind tp_entry_kind(const struct tp_entry *e);
  * failures. */
 bool tp_list_check(const char *value, char *failures, size_t len);
 /* Append "; "-separated text to a failure list, cut when it is full. */
-void tp_append(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void tp_append(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(TP_PRINTF_FORMAT, 3, 4)));
 
 /* select.c */
 void tp_ensure_init(void);

@@ -39,20 +39,21 @@ static void tp_for_each_dir(tp_dir_fn fn, void *ctx)
 {
 	const char *path = tp_getenv("TPARKER_PLUGIN_PATH");
 	while (path && *path) {
-		const char *colon = strchr(path, ':');
+		const char *colon = strchr(path, TP_PATH_LIST_SEP);
 		size_t len = colon ? (size_t)(colon - path) : strlen(path);
 		if (len > 0 && !fn(path, len, ctx))
 			return;
 		path = colon ? colon + 1 : NULL;
 	}
-	fn(TPARKER_PLUGINDIR, strlen(TPARKER_PLUGINDIR), ctx);
+	fn(tp_plugin_dir(), strlen(tp_plugin_dir()), ctx);
 }
 
 static bool tp_describe_dir(const char *dir, size_t len, void *ctx)
 {
 	char *out = ctx;
 	size_t used = strlen(out);
-	snprintf(out + used, TP_REASON_MAX - used, "%s%.*s", used ? ":" : "", (int)len, dir);
+	snprintf(out + used, TP_REASON_MAX - used, "%s%.*s", used ? TP_PATH_LIST_SEP_S : "",
+		 (int)len, dir);
 	return true;
 }
 
@@ -62,13 +63,16 @@ static void tp_search_path(char *out)
 	tp_for_each_dir(tp_describe_dir, out);
 }
 
-/* "tparker-<name>.so" -> name; NULL for other file names. */
+/* "tparker-<name>.so" (".dll" on Windows) -> name; NULL for other file
+ * names. */
 static const char *tp_name_from_file(const char *file, char *name)
 {
-	const char *base = strrchr(file, '/');
-	base = base ? base + 1 : file;
+	const char *base = file;
+	for (const char *c = file; *c; c++)
+		if (TP_IS_DIR_SEP(*c))
+			base = c + 1;
 	size_t len = strlen(base);
-	static const char prefix[] = "tparker-", suffix[] = ".so";
+	static const char prefix[] = "tparker-", suffix[] = TP_PLUGIN_SUFFIX;
 	if (len <= strlen(prefix) + strlen(suffix) || strncmp(base, prefix, strlen(prefix)) != 0 ||
 	    strcmp(base + len - strlen(suffix), suffix) != 0)
 		return NULL;
@@ -134,7 +138,8 @@ struct tp_find {
 static bool tp_find_in_dir(const char *dir, size_t len, void *ctx)
 {
 	struct tp_find *f = ctx;
-	int n = snprintf(f->path, sizeof(f->path), "%.*s/tparker-%s.so", (int)len, dir, f->name);
+	int n = snprintf(f->path, sizeof(f->path),
+			 "%.*s" TP_DIR_SEP_S "tparker-%s" TP_PLUGIN_SUFFIX, (int)len, dir, f->name);
 	if (n < 0 || (size_t)n >= sizeof(f->path)) {
 		tp_debug("plugin directory %.*s...: longer than %d bytes, skipped", 64, dir,
 			 PATH_MAX - 1);
@@ -159,12 +164,14 @@ static const struct tparker_backend *tp_get_locked(const char *name, char *why, 
 		tp_search_path(dirs);
 		if (f.too_long)
 			tp_format(why, why_len,
-				  "no plugin tparker-%s.so (%zu director%s skipped: a plugin path "
+				  "no plugin tparker-%s" TP_PLUGIN_SUFFIX
+				  " (%zu director%s skipped: a plugin path "
 				  "there would exceed %d bytes) in %s",
 				  name, f.too_long, f.too_long == 1 ? "y" : "ies", PATH_MAX - 1,
 				  dirs);
 		else
-			tp_format(why, why_len, "no plugin tparker-%s.so in %s", name, dirs);
+			tp_format(why, why_len, "no plugin tparker-%s" TP_PLUGIN_SUFFIX " in %s",
+				  name, dirs);
 		return NULL;
 	}
 	char reason[TP_REASON_MAX];
@@ -230,10 +237,12 @@ static bool tp_scan_dir(const char *dir, size_t len, void *ctx)
 		if (tp_registry_find_name(next))
 			continue;
 		char file[PATH_MAX], why[TP_REASON_MAX];
-		int n = snprintf(file, sizeof(file), "%s/tparker-%s.so", path, next);
+		int n = snprintf(file, sizeof(file),
+				 "%s" TP_DIR_SEP_S "tparker-%s" TP_PLUGIN_SUFFIX, path, next);
 		if (n < 0 || (size_t)n >= sizeof(file)) {
-			tp_debug("%s/tparker-%s.so: longer than %d bytes, skipped", path, next,
-				 PATH_MAX - 1);
+			tp_debug("%s" TP_DIR_SEP_S "tparker-%s" TP_PLUGIN_SUFFIX
+				 ": longer than %d bytes, skipped",
+				 path, next, PATH_MAX - 1);
 			continue;
 		}
 		const struct tparker_backend *b;
@@ -348,7 +357,7 @@ static void tp_choose(void)
 {
 	/* spin first: it is what a call back into the library gets. */
 	tp_registry_add(&tp_spin_backend, &tp_spin_backend);
-	pthread_atfork(tp_fork_prepare, tp_fork_release, tp_fork_release);
+	TP_ATFORK(tp_fork_prepare, tp_fork_release, tp_fork_release);
 	char why[TP_REASON_MAX];
 	if (!tp_loader_lock(why, sizeof(why)))
 		tp_fatal("choosing the default backend: %s", why);
@@ -485,7 +494,7 @@ TPARKER_API const char *tparker_backend_error(void)
 
 TPARKER_API const char *tparker_plugin_dir(void)
 {
-	return TPARKER_PLUGINDIR;
+	return tp_plugin_dir();
 }
 
 TPARKER_API const char *tparker_version(void)

@@ -72,7 +72,7 @@ static bool spin_wait(struct spin_state *s, const struct timespec *deadline)
 			for (unsigned i = 0; i < (1u << step); i++)
 				tparker_cpu_relax();
 		} else if (step < SPIN_PAUSE_STEPS + SPIN_YIELD_STEPS) {
-			sched_yield();
+			tp_os_yield();
 		} else {
 			struct timespec until = now;
 			until.tv_nsec += sleep_ns;
@@ -83,7 +83,7 @@ static bool spin_wait(struct spin_state *s, const struct timespec *deadline)
 			if (deadline && tparker_ts_before(deadline, &until))
 				until = *deadline;
 			/* Absolute sleep: EINTR just goes round the loop. */
-			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
+			tp_os_sleep_until(&until);
 			/* Capped after doubling, so that no sleep exceeds the cap
 			 * and the cap itself is reached. */
 			sleep_ns =
@@ -124,7 +124,7 @@ static void spin_unpark(const tparker_unpark_handle_t *h)
 
 static void spin_thread_yield(void)
 {
-	sched_yield();
+	tp_os_yield();
 }
 
 const struct tparker_backend tp_spin_backend = {

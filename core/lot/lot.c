@@ -28,6 +28,17 @@
 
 #include "lot_internal.h"
 
+/* C11's aligned_alloc; Windows has none, and its aligned blocks need their
+ * own free. */
+#if defined(_WIN32)
+#include <malloc.h>
+#define lot_aligned_alloc(align, size) _aligned_malloc(size, align)
+#define lot_aligned_free(p)	       _aligned_free(p)
+#else
+#define lot_aligned_alloc(align, size) aligned_alloc(align, size)
+#define lot_aligned_free(p)	       free(p)
+#endif
+
 #define TP_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define TP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -270,7 +281,7 @@ static struct lot_table *table_new(size_t threads, struct lot_table *prev)
 	}
 	size_t size = sizeof(struct lot_table) + n * sizeof(struct lot_bucket);
 	size = (size + 63) & ~(size_t)63;
-	struct lot_table *t = aligned_alloc(64, size);
+	struct lot_table *t = lot_aligned_alloc(64, size);
 	if (!t)
 		return NULL;
 	memset(t, 0, size);
@@ -296,7 +307,7 @@ static struct lot_table *get_table(void)
 	if (__atomic_compare_exchange_n(&g_table, &t, fresh, false, __ATOMIC_ACQ_REL,
 					__ATOMIC_ACQUIRE))
 		return fresh;
-	free(fresh);
+	lot_aligned_free(fresh);
 	return t;
 }
 
@@ -317,13 +328,13 @@ static void grow_table(size_t threads)
 	for (;;) {
 		old = get_table();
 		if (old->n >= threads * LOAD_FACTOR) {
-			free(fresh);
+			lot_aligned_free(fresh);
 			return;
 		}
 		/* Allocated before any bucket is locked: the allocator may
 		 * itself park (on a lock built on the lot). */
 		if (!fresh || fresh->n < threads * LOAD_FACTOR) {
-			free(fresh);
+			lot_aligned_free(fresh);
 			fresh = table_new(threads, NULL);
 			if (!fresh)
 				return;
@@ -444,7 +455,7 @@ static void thread_exit(void *arg)
 	/* Before the parkers go: a destructor running later finds no entry. */
 	tls_self = LOT_GONE;
 	thread_fini(t);
-	free(t);
+	lot_aligned_free(t);
 }
 
 static void key_init(void)
@@ -462,13 +473,13 @@ static struct lot_thread *thread_create(void)
 	if (!lot_key_ok)
 		return NULL;
 	size_t size = (sizeof(struct lot_thread) + 63) & ~(size_t)63;
-	struct lot_thread *t = aligned_alloc(64, size);
+	struct lot_thread *t = lot_aligned_alloc(64, size);
 	if (!t)
 		return NULL;
 	thread_init(t);
 	if (pthread_setspecific(lot_key, t) != 0) {
 		thread_fini(t);
-		free(t);
+		lot_aligned_free(t);
 		return NULL;
 	}
 	tls_self = t;

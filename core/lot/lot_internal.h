@@ -13,7 +13,13 @@
 #include <tparker/tparker.h>
 
 /* Misuse the library can detect: a message, then abort(). */
+#if defined(_WIN32)
+/* mingw's gcc reads format(printf) as Microsoft's printf, which knows no
+ * %zu; the build asks for mingw's C99 one (__USE_MINGW_ANSI_STDIO). */
+__attribute__((noreturn, format(gnu_printf, 1, 2))) void tp_lot_fatal(const char *fmt, ...);
+#else
 __attribute__((noreturn, format(printf, 1, 2))) void tp_lot_fatal(const char *fmt, ...);
+#endif
 
 /* tparker_park_until() with the library's own struct timespec, whatever
  * layout the exported name takes on this ABI. */

@@ -29,7 +29,10 @@
 
 #include "tparker.h"
 
-#ifndef CLOCK_MONOTONIC
+#if defined(_WIN32)
+/* The monotonic clock there is QueryPerformanceCounter (tparker_now). */
+#include <windows.h>
+#elif !defined(CLOCK_MONOTONIC)
 #error "<tparker/backend.h> needs POSIX clocks: define _POSIX_C_SOURCE=200809L (or _GNU_SOURCE) before including it"
 #endif
 
@@ -81,7 +84,9 @@ struct tparker_host {
 	const char *(*getenv)(const char *name);
 	/* printf-style line to stderr when TPARKER_DEBUG=1, else nothing. */
 	void (*debug)(const char *fmt, ...)
-#if defined(__GNUC__)
+#if defined(_WIN32) && defined(__GNUC__)
+		__attribute__((format(gnu_printf, 1, 2)))
+#elif defined(__GNUC__)
 		__attribute__((format(printf, 1, 2)))
 #endif
 		;
@@ -200,7 +205,9 @@ struct tparker_word_v1 {
 
 typedef const struct tparker_backend *(*tparker_backend_entry_fn)(const struct tparker_host *host);
 
-#if defined(__GNUC__)
+#if defined(_WIN32)
+#define TPARKER_PLUGIN_EXPORT __declspec(dllexport)
+#elif defined(__GNUC__)
 #define TPARKER_PLUGIN_EXPORT __attribute__((visibility("default")))
 #else
 #define TPARKER_PLUGIN_EXPORT
@@ -221,11 +228,23 @@ typedef const struct tparker_backend *(*tparker_backend_entry_fn)(const struct t
 
 /* ---- inline helpers shared by the core and plugins ---------------------- */
 
-/* Current CLOCK_MONOTONIC time (vDSO: no system call on Linux). */
+/* Current CLOCK_MONOTONIC time (vDSO: no system call on Linux). On Windows
+ * the library's monotonic clock is QueryPerformanceCounter (no system call
+ * either), split into seconds and a remainder: a 128-bit product would make
+ * the DLLs import libgcc's. The remainder is below the frequency, so the
+ * product fits 64 bits for any frequency below 9.2 GHz. */
 static inline struct timespec tparker_now(void)
 {
 	struct timespec ts;
+#if defined(_WIN32)
+	LARGE_INTEGER count, freq;
+	QueryPerformanceCounter(&count);
+	QueryPerformanceFrequency(&freq);
+	ts.tv_sec = (time_t)(count.QuadPart / freq.QuadPart);
+	ts.tv_nsec = (long)(count.QuadPart % freq.QuadPart * 1000000000LL / freq.QuadPart);
+#else
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
 	return ts;
 }
 

@@ -33,7 +33,10 @@ extern "C" {
 #define TPARKER_ALIGNAS_(n) _Alignas(n)
 #endif
 
-#if defined(__GNUC__) && defined(TPARKER_BUILDING_CORE)
+#if defined(_WIN32) && defined(TPARKER_BUILDING_CORE)
+/* A DLL exports what it marks, and then only that. */
+#define TPARKER_API __declspec(dllexport)
+#elif defined(__GNUC__) && defined(TPARKER_BUILDING_CORE)
 #define TPARKER_API __attribute__((visibility("default")))
 #else
 #define TPARKER_API
