@@ -11,19 +11,21 @@
  * the word PARKED -> SLEEPING under it and waits on the stripe's condition
  * variable until the word reads UNPARKED. An unparker exchanges the word to
  * UNPARKED in unpark_lock; when it was SLEEPING, the handle names the stripe
- * (never the parker), and unpark takes the stripe's mutex and broadcasts.
- * No wakeup is lost: the owner checks the word under the stripe's mutex
- * before it waits, and the unparker takes that mutex after its exchange, so
- * its broadcast finds the owner waiting (or the owner saw UNPARKED). Parkers
- * share stripes, hence a broadcast: the others find their own words
- * unchanged and wait on (a spurious wakeup to them).
+ * (never the parker), and unpark takes and releases the stripe's mutex, then
+ * broadcasts. No wakeup is lost: the owner checks the word under the
+ * stripe's mutex and, unless it returns, releases it only by starting to
+ * wait; the unparker takes that mutex after its exchange, so its broadcast
+ * finds the owner waiting (or the owner saw UNPARKED). Parkers share
+ * stripes, hence a broadcast: the others find their own words unchanged and
+ * wait on (a spurious wakeup to them).
  *
  * Nothing is held between unpark_lock and unpark, and unpark touches only
  * the static stripe: the owner may return, and free its parker, as soon as
  * it sees UNPARKED; timed_out is a load; a caller may take any lock, its
  * queue lock too, between the two phases. A stripe's mutex is only held
- * around a check of the word and the start of a wait, or a broadcast, with
- * no other lock taken inside: it cannot join a lock cycle.
+ * around a check of the word and the start of a wait, or for an empty
+ * moment in unpark, with no other lock taken inside: it cannot join a lock
+ * cycle.
  *
  * fork(): a thread of the parent may hold a stripe's mutex, or wait on or
  * signal its condition variable, at the moment of the fork. That thread does
@@ -67,10 +69,12 @@ static_assert(offsetof(struct pthread_state, word) == offsetof(struct tparker_wo
 		      offsetof(struct tparker_word_v1, waker_cpu),
 	      "pthread state is laid out as word protocol 1");
 
-/* 128 stripes of 128 bytes: two owners asleep at once rarely share one, and
- * the table (16 KiB of zero pages until used) stays small. */
-#define PT_STRIPE_BITS 7
-#define PT_STRIPES     (1u << PT_STRIPE_BITS)
+/* A prime number of stripes, indexed by the parker's address (in 16-byte
+ * units) modulo it: parkers laid out at any regular stride (an array, one
+ * per worker structure) land on different stripes until the stride is a
+ * multiple of 251 units; scattered ones share a stripe as often as random
+ * (64 sleepers: about 7 pairs). 251 stripes of 128 bytes: 31 KiB. */
+#define PT_STRIPES 251
 
 struct pthread_stripe {
 	/* Cache-line aligned: parkers of different stripes do not contend. */
@@ -183,12 +187,10 @@ static int pthread_stripes_init(char *why, size_t why_len)
 	return err;
 }
 
-/* Fibonacci hashing of the address (parkers are 16-byte aligned). */
 static struct pthread_stripe *pthread_stripe_of(const struct pthread_state *s)
 {
-	uint64_t key = (uint64_t)(uintptr_t)s >> 4;
-
-	return &pthread_stripes[(key * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - PT_STRIPE_BITS)];
+	/* The native word: no 64-bit division on a 32-bit machine. */
+	return &pthread_stripes[((uintptr_t)s >> 4) % PT_STRIPES];
 }
 
 static int pthread_probe(const struct tparker_host *host, char *why, size_t why_len)
@@ -384,13 +386,16 @@ static void pthread_unpark(const tparker_unpark_handle_t *h)
 {
 	struct pthread_stripe *st = h->addr;
 
-	/* The mutex orders the broadcast after the owner's check of the word
-	 * and the start of its wait. */
+	/* An owner that saw SLEEPING under this mutex keeps it until it
+	 * waits or returns: once we have held the mutex, a waiting owner is
+	 * among those the broadcast wakes. Broadcasting after the unlock
+	 * spares the woken owner a wait for the mutex we would still hold
+	 * (wake storms: about half the latency). */
 	pthread_lock(st);
+	pthread_unlock(st);
 	int err = pthread_cond_broadcast(&st->cond);
 	if (err)
 		pthread_fatal("pthread_cond_broadcast()", err);
-	pthread_unlock(st);
 }
 
 static void pthread_thread_yield(void)
