@@ -84,8 +84,16 @@ static void init_or_fail(tparker_t *p)
 		tpt_fail("tparker_init: %s", strerror(err));
 }
 
-/* The caller's queue lock, shared by every scenario. */
-static pthread_mutex_t q = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * Queue locks. A fork can catch a parent thread holding one of its own
+ * locks (an owner that a waker released takes its queue lock again to look
+ * at its state), and the child must not depend on that: the child takes
+ * only mine_q, which only the forking thread and the waker that stops
+ * between the phases use (both outside it at the fork), and child_q.
+ */
+static pthread_mutex_t q = PTHREAD_MUTEX_INITIALIZER;	    /* the parent's owners */
+static pthread_mutex_t mine_q = PTHREAD_MUTEX_INITIALIZER;  /* the forking thread's */
+static pthread_mutex_t child_q = PTHREAD_MUTEX_INITIALIZER; /* the child's own */
 
 /* ---- the child -------------------------------------------------------------- */
 
@@ -122,9 +130,9 @@ static void child_timeout(tparker_t *p, const char *what)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (before(&now, &d))
 		child_fail("park_until returned before its deadline");
-	pthread_mutex_lock(&q);
+	pthread_mutex_lock(&child_q);
 	bool to = tparker_timed_out(p);
-	pthread_mutex_unlock(&q);
+	pthread_mutex_unlock(&child_q);
 	if (!to)
 		child_fail("timed_out() is false after a timeout nobody raced");
 }
@@ -188,9 +196,9 @@ static _Noreturn void child(tparker_t *mine, bool mine_popped, tparker_t *at[2])
 	if (mine) {
 		/* The round the parent's waker was finishing: it popped us. */
 		step("timed_out on the parker a vanished waker had popped");
-		pthread_mutex_lock(&q);
+		pthread_mutex_lock(&mine_q);
 		bool to = tparker_timed_out(mine);
-		pthread_mutex_unlock(&q);
+		pthread_mutex_unlock(&mine_q);
 		if (to == mine_popped)
 			child_fail(mine_popped
 				       ? "timed_out() is true though a waker popped the parker"
@@ -340,6 +348,7 @@ static void owner_finish(struct owner *o)
 
 struct waker {
 	tparker_t *target;
+	pthread_mutex_t *lock; /* the target's queue lock */
 	struct thread thread;
 	sem_t popped, go;
 };
@@ -347,9 +356,9 @@ struct waker {
 static void *waker_main(void *arg)
 {
 	struct waker *w = arg;
-	pthread_mutex_lock(&q);
+	pthread_mutex_lock(w->lock);
 	tparker_unpark_handle_t h = tparker_unpark_lock(w->target);
-	pthread_mutex_unlock(&q);
+	pthread_mutex_unlock(w->lock);
 	sem_post(&w->popped);
 	while (sem_wait(&w->go) != 0) /* the fork happens here */
 		;
@@ -357,9 +366,10 @@ static void *waker_main(void *arg)
 	return NULL;
 }
 
-static void waker_start(struct waker *w, tparker_t *target)
+static void waker_start(struct waker *w, tparker_t *target, pthread_mutex_t *lock)
 {
 	w->target = target;
+	w->lock = lock;
 	sem_init(&w->popped, 0, 0);
 	sem_init(&w->go, 0, 0);
 	thread_start(&w->thread, waker_main, w);
@@ -388,7 +398,7 @@ static void scenario_between(void)
 	struct timespec d = tparker_deadline_after(5000000);
 	if (tparker_park_until(&mine, &d))
 		tpt_fail("park_until returned true with nobody to unpark");
-	waker_start(&w_mine, &mine);
+	waker_start(&w_mine, &mine, &mine_q);
 
 	/* A thread asleep in park, popped by a waker that stops before
 	 * unpark; and one asleep that nobody pops. */
@@ -398,7 +408,7 @@ static void scenario_between(void)
 	pthread_mutex_lock(&q);
 	sleeper.queued = false;
 	pthread_mutex_unlock(&q);
-	waker_start(&w_sleeper, &sleeper.parker);
+	waker_start(&w_sleeper, &sleeper.parker, &q);
 
 	tparker_t *at[2] = {&sleeper.parker, &idle.parker};
 	fork_and_check("between", &mine, true, at);
@@ -407,9 +417,9 @@ static void scenario_between(void)
 	waker_finish(&w_mine);
 	waker_finish(&w_sleeper);
 	owner_finish(&sleeper);
-	pthread_mutex_lock(&q);
+	pthread_mutex_lock(&mine_q);
 	bool to = tparker_timed_out(&mine);
-	pthread_mutex_unlock(&q);
+	pthread_mutex_unlock(&mine_q);
 	if (to)
 		tpt_fail("timed_out() is true though a waker popped the parker");
 	owner_wake(&idle);

@@ -48,7 +48,8 @@
  *   CHECK_WITHOUT_LOCK      the owner checks the word (and moves it to
  *                           SLEEPING) before taking the stripe's mutex,
  *                           which it takes only to wait;
- *   UNPARK_NO_LOCK          unpark broadcasts without the stripe's mutex;
+ *   UNPARK_NO_LOCK          unpark broadcasts without first taking (and
+ *                           releasing) the stripe's mutex;
  *   BROADCAST_BEFORE_STORE  unpark_lock loads the word and, on SLEEPING,
  *                           broadcasts before it stores UNPARKED;
  *   SIGNAL                  unpark signals (wakes one waiter) instead of
@@ -387,7 +388,8 @@ returned:	v = 0;
 /* (b) the owner this waker popped is still in that round, on live memory */
 #define ON_LIVE_PARKER (alive[who] && inround[who] && rnd[who] == myrnd)
 
-/* unpark: the stripe's mutex, a broadcast (or one signal), unlock */
+/* unpark: take and release the stripe's mutex, then broadcast (or, in a
+ * mutant, signal) */
 inline wake_stripe()
 {
 #ifndef MUTANT_UNPARK_NO_LOCK
@@ -396,6 +398,7 @@ inline wake_stripe()
 	:: atomic { mtx != 0 -> mark = 0 };
 		atomic { mtx == 0 -> mtx = 10 + _pid }	/* reach: unpark waits for the stripe's mutex */
 	fi;
+	atomic { assert(mtx == 10 + _pid); mtx = 0 };
 #endif
 	atomic {
 #ifdef MUTANT_SIGNAL
@@ -426,10 +429,7 @@ inline wake_stripe()
 		fi;
 #endif
 		pending--
-	};
-#ifndef MUTANT_UNPARK_NO_LOCK
-	atomic { assert(mtx == 10 + _pid); mtx = 0 }
-#endif
+	}
 }
 
 /* tparker_unpark_lock, the core's steps then pthread_unpark_lock */
