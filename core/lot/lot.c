@@ -577,10 +577,10 @@ park_slow(uintptr_t key, bool (*validate)(void *), void (*before_sleep)(void *),
 	return r;
 }
 
-TPARKER_API tparker_park_result_t
-tparker_lot_park(uintptr_t key, bool (*validate)(void *ctx), void (*before_sleep)(void *ctx),
-		 void (*timed_out)(void *ctx, uintptr_t key, bool was_last_thread), void *ctx,
-		 uintptr_t park_token, const struct timespec *deadline)
+tparker_park_result_t tp_lot_park_ts(uintptr_t key, bool (*validate)(void *),
+				     void (*before_sleep)(void *),
+				     void (*timed_out)(void *, uintptr_t, bool), void *ctx,
+				     uintptr_t park_token, const struct timespec *deadline)
 {
 	struct lot_thread *self = tls_self;
 	if (TP_LIKELY(self > LOT_GONE))
@@ -588,6 +588,28 @@ tparker_lot_park(uintptr_t key, bool (*validate)(void *ctx), void (*before_sleep
 				 deadline);
 	return park_slow(key, validate, before_sleep, timed_out, ctx, park_token, deadline);
 }
+
+TPARKER_API tparker_park_result_t
+tparker_lot_park(uintptr_t key, bool (*validate)(void *ctx), void (*before_sleep)(void *ctx),
+		 void (*timed_out)(void *ctx, uintptr_t key, bool was_last_thread), void *ctx,
+		 uintptr_t park_token, const TPARKER_DEADLINE_T_ *deadline)
+{
+	struct timespec buf;
+	return tp_lot_park_ts(key, validate, before_sleep, timed_out, ctx, park_token,
+			      TP_LOT_DEADLINE(buf, deadline));
+}
+
+#ifdef TPARKER_TIME64_ABI_
+TPARKER_API tparker_park_result_t
+tparker_lot_park_time64(uintptr_t key, bool (*validate)(void *ctx), void (*before_sleep)(void *ctx),
+			void (*timed_out)(void *ctx, uintptr_t key, bool was_last_thread),
+			void *ctx, uintptr_t park_token, const struct tparker_timespec64_ *deadline)
+{
+	struct timespec buf;
+	return tp_lot_park_ts(key, validate, before_sleep, timed_out, ctx, park_token,
+			      TP_LOT_DEADLINE(buf, deadline));
+}
+#endif
 
 TPARKER_API tparker_unpark_result_t tparker_lot_unpark_one(
     uintptr_t key, uintptr_t (*callback)(void *ctx, tparker_unpark_result_t r), void *ctx)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <tparker/lot.h>
 #include <tparker/tparker.h>
 
 /* Misuse the library can detect: a message, then abort(). */
@@ -21,9 +22,39 @@ __attribute__((noreturn, format(gnu_printf, 1, 2))) void tp_lot_fatal(const char
 __attribute__((noreturn, format(printf, 1, 2))) void tp_lot_fatal(const char *fmt, ...);
 #endif
 
+/* tparker_lot_park() with the library's own struct timespec. */
+tparker_park_result_t tp_lot_park_ts(uintptr_t key, bool (*validate)(void *),
+				     void (*before_sleep)(void *),
+				     void (*timed_out)(void *, uintptr_t, bool), void *ctx,
+				     uintptr_t park_token, const struct timespec *deadline);
+
 /* tparker_park_until() with the library's own struct timespec, whatever
  * layout the exported name takes on this ABI. */
 bool tp_lot_park_until(tparker_t *p, const struct timespec *deadline);
+
+/* A deadline of any exported layout (sec, nsec) as the library's own
+ * struct timespec in *buf: a tv_sec beyond the library's time_t is the
+ * largest timespec (later, never earlier), a negative one is long past;
+ * tparker_park_until() clamps tv_nsec. */
+static inline const struct timespec *tp_lot_deadline(struct timespec *buf, bool set, long long sec,
+						     long nsec)
+{
+	if (!set)
+		return NULL;
+	if (sec < 0) {
+		buf->tv_sec = 0;
+		buf->tv_nsec = 0;
+	} else if (sizeof(time_t) < sizeof(sec) && sec > (long long)INT32_MAX) {
+		buf->tv_sec = (time_t)INT32_MAX;
+		buf->tv_nsec = 999999999L;
+	} else {
+		buf->tv_sec = (time_t)sec;
+		buf->tv_nsec = nsec;
+	}
+	return buf;
+}
+#define TP_LOT_DEADLINE(buf, d)                                                                    \
+	tp_lot_deadline(&(buf), (d) != NULL, (d) ? (d)->tv_sec : 0, (d) ? (d)->tv_nsec : 0)
 
 static inline void tp_lot_relax(void)
 {

@@ -37,8 +37,8 @@ static bool wait_validate(void *arg)
 	return load_sized(c->addr, c->size) == c->expected;
 }
 
-TPARKER_API bool tparker_wait(const void *addr, const void *expected, size_t size,
-			      const struct timespec *deadline)
+static bool wait_impl(const void *addr, const void *expected, size_t size,
+		      const struct timespec *deadline)
 {
 	if (size != 1 && size != 2 && size != 4 && size != 8)
 		tp_lot_fatal("tparker_wait: size %zu is not 1, 2, 4 or 8", size);
@@ -72,9 +72,25 @@ TPARKER_API bool tparker_wait(const void *addr, const void *expected, size_t siz
 		break;
 	}
 	tparker_park_result_t r =
-	    tparker_lot_park((uintptr_t)addr, wait_validate, NULL, NULL, &c, 0, deadline);
+	    tp_lot_park_ts((uintptr_t)addr, wait_validate, NULL, NULL, &c, 0, deadline);
 	return r.status != TPARKER_PARK_TIMED_OUT;
 }
+
+TPARKER_API bool tparker_wait(const void *addr, const void *expected, size_t size,
+			      const TPARKER_DEADLINE_T_ *deadline)
+{
+	struct timespec buf;
+	return wait_impl(addr, expected, size, TP_LOT_DEADLINE(buf, deadline));
+}
+
+#ifdef TPARKER_TIME64_ABI_
+TPARKER_API bool tparker_wait_time64(const void *addr, const void *expected, size_t size,
+				     const struct tparker_timespec64_ *deadline)
+{
+	struct timespec buf;
+	return wait_impl(addr, expected, size, TP_LOT_DEADLINE(buf, deadline));
+}
+#endif
 
 TPARKER_API void tparker_wake_one(const void *addr)
 {

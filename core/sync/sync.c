@@ -57,7 +57,7 @@ static bool mutex_lock_slow(tparker_mutex_t *m, const struct timespec *deadline)
 							 true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 				continue;
 		}
-		tparker_park_result_t r = tparker_lot_park(
+		tparker_park_result_t r = tp_lot_park_ts(
 		    (uintptr_t)m, mutex_validate, NULL, mutex_timed_out, m, TOKEN_NORMAL, deadline);
 		if (r.status == TPARKER_PARK_UNPARKED && r.unpark_token == TOKEN_HANDOFF)
 			return true;
@@ -88,7 +88,7 @@ TPARKER_API bool tparker_mutex_trylock(tparker_mutex_t *m)
 	}
 }
 
-TPARKER_API bool tparker_mutex_lock_until(tparker_mutex_t *m, const struct timespec *deadline)
+static bool mutex_lock_until(tparker_mutex_t *m, const struct timespec *deadline)
 {
 	uint8_t zero = 0;
 	if (__atomic_compare_exchange_n(&m->state, &zero, LOCKED_BIT, true, __ATOMIC_ACQUIRE,
@@ -96,6 +96,21 @@ TPARKER_API bool tparker_mutex_lock_until(tparker_mutex_t *m, const struct times
 		return true;
 	return mutex_lock_slow(m, deadline);
 }
+
+TPARKER_API bool tparker_mutex_lock_until(tparker_mutex_t *m, const TPARKER_DEADLINE_T_ *deadline)
+{
+	struct timespec buf;
+	return mutex_lock_until(m, TP_LOT_DEADLINE(buf, deadline));
+}
+
+#ifdef TPARKER_TIME64_ABI_
+TPARKER_API bool tparker_mutex_lock_until_time64(tparker_mutex_t *m,
+						 const struct tparker_timespec64_ *deadline)
+{
+	struct timespec buf;
+	return mutex_lock_until(m, TP_LOT_DEADLINE(buf, deadline));
+}
+#endif
 
 struct unlock_ctx {
 	tparker_mutex_t *m;
@@ -248,12 +263,11 @@ static void wait_timed_out(void *arg, uintptr_t key, bool was_last_thread)
 		__atomic_store_n(&x->c->state, NULL, __ATOMIC_RELAXED);
 }
 
-TPARKER_API bool tparker_cond_wait_until(tparker_cond_t *c, tparker_mutex_t *m,
-					 const struct timespec *deadline)
+static bool cond_wait_until(tparker_cond_t *c, tparker_mutex_t *m, const struct timespec *deadline)
 {
 	struct cond_ctx x = {c, m, false, false};
-	tparker_park_result_t r = tparker_lot_park((uintptr_t)c, wait_validate, wait_before_sleep,
-						   wait_timed_out, &x, TOKEN_NORMAL, deadline);
+	tparker_park_result_t r = tp_lot_park_ts((uintptr_t)c, wait_validate, wait_before_sleep,
+						 wait_timed_out, &x, TOKEN_NORMAL, deadline);
 	if (x.bad_mutex)
 		tp_lot_fatal("tparker_cond_wait: condition variable %p used with two mutexes",
 			     (void *)c);
@@ -262,7 +276,23 @@ TPARKER_API bool tparker_cond_wait_until(tparker_cond_t *c, tparker_mutex_t *m,
 	return r.status == TPARKER_PARK_UNPARKED || x.requeued;
 }
 
+TPARKER_API bool tparker_cond_wait_until(tparker_cond_t *c, tparker_mutex_t *m,
+					 const TPARKER_DEADLINE_T_ *deadline)
+{
+	struct timespec buf;
+	return cond_wait_until(c, m, TP_LOT_DEADLINE(buf, deadline));
+}
+
+#ifdef TPARKER_TIME64_ABI_
+TPARKER_API bool tparker_cond_wait_until_time64(tparker_cond_t *c, tparker_mutex_t *m,
+						const struct tparker_timespec64_ *deadline)
+{
+	struct timespec buf;
+	return cond_wait_until(c, m, TP_LOT_DEADLINE(buf, deadline));
+}
+#endif
+
 TPARKER_API void tparker_cond_wait(tparker_cond_t *c, tparker_mutex_t *m)
 {
-	tparker_cond_wait_until(c, m, NULL);
+	cond_wait_until(c, m, NULL);
 }

@@ -32,6 +32,32 @@
 extern "C" {
 #endif
 
+/*
+ * The timed calls of lot.h and sync.h take a struct timespec, and so follow
+ * tparker.h's scheme for the two timespec layouts of a glibc ABI whose
+ * traditional time_t is 32 bits: the library exports each twice (NAME for
+ * the traditional layout, NAME_time64 for the 64-bit one) and these headers
+ * bind NAME to the symbol of the including program's layout. Elsewhere
+ * there is one layout and only NAME.
+ */
+#ifndef TPARKER_DEADLINE_T_
+#if defined(TPARKER_TIME_DECLS_) && defined(TPARKER_BUILDING_CORE)
+#define TPARKER_DEADLINE_T_ struct tparker_timespec32_
+#define TPARKER_T64_(name)
+#elif defined(TPARKER_TIME_DECLS_) && (defined(__GNUC__) || defined(__clang__))
+#define TPARKER_DEADLINE_T_ struct timespec
+#define TPARKER_T64_(name) TPARKER_TIME64_(name)
+#else
+#define TPARKER_DEADLINE_T_ struct timespec
+#define TPARKER_T64_(name)
+#endif
+#endif
+#if defined(TPARKER_TIME_DECLS_) && !defined(TPARKER_BUILDING_CORE) && \
+	!(defined(__GNUC__) || defined(__clang__))
+#define tparker_lot_park tparker_lot_park_time64
+#define tparker_wait     tparker_wait_time64
+#endif
+
 typedef struct tparker_unpark_result {
 	size_t unparked_threads;
 	size_t requeued_threads;
@@ -87,7 +113,13 @@ _Static_assert(sizeof(enum tparker_park_status) == sizeof(int) &&
 TPARKER_API tparker_park_result_t tparker_lot_park(uintptr_t key,
 	bool (*validate)(void *ctx), void (*before_sleep)(void *ctx),
 	void (*timed_out)(void *ctx, uintptr_t key, bool was_last_thread), void *ctx,
-	uintptr_t park_token, const struct timespec *deadline);
+	uintptr_t park_token, const TPARKER_DEADLINE_T_ *deadline) TPARKER_T64_(tparker_lot_park);
+#if defined(TPARKER_TIME_DECLS_) && defined(TPARKER_BUILDING_CORE)
+TPARKER_API tparker_park_result_t tparker_lot_park_time64(uintptr_t key,
+	bool (*validate)(void *ctx), void (*before_sleep)(void *ctx),
+	void (*timed_out)(void *ctx, uintptr_t key, bool was_last_thread), void *ctx,
+	uintptr_t park_token, const struct tparker_timespec64_ *deadline);
+#endif
 /* clang-format on */
 
 /* Unpark the first thread parked on key. callback(ctx, result) runs under
@@ -122,8 +154,14 @@ TPARKER_API tparker_unpark_result_t tparker_lot_unpark_filter(
  * only when the deadline passed. A waker that changes the value before
  * waking never loses a waiter. Other sizes or a misaligned addr abort.
  */
+/* clang-format off */
 TPARKER_API bool tparker_wait(const void *addr, const void *expected, size_t size,
-			      const struct timespec *deadline);
+	const TPARKER_DEADLINE_T_ *deadline) TPARKER_T64_(tparker_wait);
+#if defined(TPARKER_TIME_DECLS_) && defined(TPARKER_BUILDING_CORE)
+TPARKER_API bool tparker_wait_time64(const void *addr, const void *expected, size_t size,
+	const struct tparker_timespec64_ *deadline);
+#endif
+/* clang-format on */
 TPARKER_API void tparker_wake_one(const void *addr);
 TPARKER_API void tparker_wake_all(const void *addr);
 

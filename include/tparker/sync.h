@@ -16,10 +16,18 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <tparker/lot.h>
 #include <tparker/tparker.h>
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* The timed calls follow lot.h's scheme for two timespec layouts. */
+#if defined(TPARKER_TIME_DECLS_) && !defined(TPARKER_BUILDING_CORE) && \
+	!(defined(__GNUC__) || defined(__clang__))
+#define tparker_mutex_lock_until tparker_mutex_lock_until_time64
+#define tparker_cond_wait_until  tparker_cond_wait_until_time64
 #endif
 
 typedef struct tparker_mutex {
@@ -34,7 +42,14 @@ TPARKER_API void tparker_mutex_lock(tparker_mutex_t *m);
 /* true: the lock was free and is now the caller's. */
 TPARKER_API bool tparker_mutex_trylock(tparker_mutex_t *m);
 /* true: locked; false: the deadline passed first. */
-TPARKER_API bool tparker_mutex_lock_until(tparker_mutex_t *m, const struct timespec *deadline);
+/* clang-format off */
+TPARKER_API bool tparker_mutex_lock_until(tparker_mutex_t *m,
+	const TPARKER_DEADLINE_T_ *deadline) TPARKER_T64_(tparker_mutex_lock_until);
+#if defined(TPARKER_TIME_DECLS_) && defined(TPARKER_BUILDING_CORE)
+TPARKER_API bool tparker_mutex_lock_until_time64(tparker_mutex_t *m,
+	const struct tparker_timespec64_ *deadline);
+#endif
+/* clang-format on */
 TPARKER_API void tparker_mutex_unlock(tparker_mutex_t *m);
 /* Unlock and hand the lock to the next waiter, if any. */
 TPARKER_API void tparker_mutex_unlock_fair(tparker_mutex_t *m);
@@ -52,8 +67,14 @@ typedef struct tparker_cond {
 TPARKER_API void tparker_cond_wait(tparker_cond_t *c, tparker_mutex_t *m);
 /* As tparker_cond_wait; false when the deadline passed first (m is locked
  * again either way). */
+/* clang-format off */
 TPARKER_API bool tparker_cond_wait_until(tparker_cond_t *c, tparker_mutex_t *m,
-					 const struct timespec *deadline);
+	const TPARKER_DEADLINE_T_ *deadline) TPARKER_T64_(tparker_cond_wait_until);
+#if defined(TPARKER_TIME_DECLS_) && defined(TPARKER_BUILDING_CORE)
+TPARKER_API bool tparker_cond_wait_until_time64(tparker_cond_t *c, tparker_mutex_t *m,
+	const struct tparker_timespec64_ *deadline);
+#endif
+/* clang-format on */
 /* Wake one waiter: true when a thread was woken (or moved onto the mutex). */
 TPARKER_API bool tparker_cond_signal(tparker_cond_t *c);
 /* Wake all waiters: one is woken, the rest move onto the mutex's queue

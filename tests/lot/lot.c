@@ -772,12 +772,15 @@ static void test_mutex_trylock_timeout(void)
 	tparker_mutex_unlock(&m);
 }
 
-static atomic_int handoff_got;
+static atomic_int handoff_got, handoff_release;
 static void *handoff_main(void *p)
 {
 	tparker_mutex_t *m = p;
 	tparker_mutex_lock(m);
 	atomic_store(&handoff_got, 1);
+	/* Held until the unlocker has tried to take it back. */
+	for (int i = 0; i < 20000 && !atomic_load(&handoff_release); i++)
+		sleep_ms(1);
 	tparker_mutex_unlock(m);
 	return NULL;
 }
@@ -788,13 +791,16 @@ static void test_mutex_unlock_fair(void)
 	tparker_mutex_t m = TPARKER_MUTEX_INIT;
 	tparker_mutex_lock(&m);
 	atomic_store(&handoff_got, 0);
+	atomic_store(&handoff_release, 0);
 	pthread_t t = start(handoff_main, &m);
 	CU_ASSERT_FATAL(wait_parked((uintptr_t)&m, 1));
 	tparker_mutex_unlock_fair(&m);
+	/* The lock went straight to the waiter: never free in between. */
 	bool retook = tparker_mutex_trylock(&m);
 	CU_ASSERT(!retook);
 	if (retook)
 		tparker_mutex_unlock(&m);
+	atomic_store(&handoff_release, 1);
 	pthread_join(t, NULL);
 	CU_ASSERT_EQUAL(atomic_load(&handoff_got), 1);
 	CU_ASSERT_EQUAL(m.state, 0);
@@ -824,7 +830,7 @@ static void *producer_main(void *p)
 	return NULL;
 }
 
-static atomic_long consumed_sum, consumed_n;
+static atomic_llong consumed_sum, consumed_n;
 static void *consumer_main(void *p)
 {
 	(void)p;
@@ -854,9 +860,9 @@ static void test_cond_queue(void)
 	}
 	for (int i = 0; i < 6; i++)
 		pthread_join(t[i], NULL);
-	long want = 0;
-	for (long p = 0; p < 3; p++)
-		want += p * 1000000 * 20000 + 19999L * 20000 / 2;
+	long long want = 0;
+	for (long long p = 0; p < 3; p++)
+		want += p * 1000000 * 20000 + 19999LL * 20000 / 2;
 	CU_ASSERT_EQUAL(atomic_load(&consumed_n), 60000);
 	CU_ASSERT_EQUAL(atomic_load(&consumed_sum), want);
 }
