@@ -236,6 +236,14 @@ static void test_timeout_races(void)
 		publish(&q_race, &p);
 		struct timespec d = tparker_deadline_after((uint64_t)(i % 50) * 2000u);
 		if (tparker_park_until(&p, &d)) {
+			/* Only an unparker ends a wait with true, and it took
+			 * the parker off the queue first. (A keyed backend that
+			 * left a release pending would end this wait with it.) */
+			AcquireSRWLockExclusive(&q_race.lock);
+			bool queued = q_race.slot == &p;
+			bool timed_out = tparker_timed_out(&p);
+			ReleaseSRWLockExclusive(&q_race.lock);
+			CHECK(!queued && !timed_out);
 			wakes++;
 			continue;
 		}
