@@ -973,6 +973,49 @@ static void test_cond_timeout_race(void)
 	CU_ASSERT_EQUAL(rm.state, 0);
 }
 
+/* ---- a park from a thread-local destructor -------------------------------------- */
+
+static pthread_key_t late_key;
+static char late_word, late_word2;
+static tparker_park_result_t late_timed, late_woken;
+
+/* Runs after the lot's own destructor freed this thread's entry (its key
+ * was made first, and glibc runs destructors in key order): the parks use
+ * a temporary entry and still time out and get woken. */
+static void late_destructor(void *arg)
+{
+	(void)arg;
+	struct timespec d = after_ns(5 * NS_PER_MS);
+	late_timed = tparker_lot_park((uintptr_t)&late_word, NULL, NULL, NULL, NULL, 0, &d);
+	late_woken = tparker_lot_park((uintptr_t)&late_word2, NULL, NULL, NULL, NULL, 0, NULL);
+}
+
+static void *late_main(void *arg)
+{
+	(void)arg;
+	/* The thread's entry, and so the lot's key, exist before late_key. */
+	struct timespec past = {0, 0};
+	tparker_lot_park((uintptr_t)&late_word, NULL, NULL, NULL, NULL, 0, &past);
+	pthread_setspecific(late_key, &late_word);
+	return NULL;
+}
+
+static void test_park_in_destructor(void)
+{
+	/* Made after this process's first park: a larger key than the lot's. */
+	CU_ASSERT_FATAL(pthread_key_create(&late_key, late_destructor) == 0);
+	pthread_t t = start(late_main, NULL);
+	CU_ASSERT_FATAL(wait_parked((uintptr_t)&late_word2, 1));
+	struct one_ctx c = {0, {0}, 55};
+	CU_ASSERT_EQUAL(
+	    tparker_lot_unpark_one((uintptr_t)&late_word2, one_callback, &c).unparked_threads, 1);
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(late_timed.status, TPARKER_PARK_TIMED_OUT);
+	CU_ASSERT_EQUAL(late_woken.status, TPARKER_PARK_UNPARKED);
+	CU_ASSERT_EQUAL(late_woken.unpark_token, 55);
+	pthread_key_delete(late_key);
+}
+
 /* ---- main ------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -1021,6 +1064,7 @@ int main(int argc, char **argv)
 	    {"cond: broadcast requeues onto the mutex", test_cond_broadcast},
 	    {"cond: timeout, signal one at a time", test_cond_signal_timeout},
 	    {"cond: timeouts racing signals", test_cond_timeout_race},
+	    {"park from a thread-local destructor", test_park_in_destructor},
 	};
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
