@@ -55,14 +55,19 @@ int main(int argc, char **argv)
 	}
 	wchar_t dir[MAX_PATH], src[MAX_PATH], dst[MAX_PATH];
 	/* A folder of its own in the current one (the build folder). */
-	swprintf(dir, MAX_PATH, L"win loader \u00e9\u00fc %lu",
-		 (unsigned long)GetCurrentProcessId());
+	/* wine reuses process ids from one wineserver to the next: the
+	 * counter keeps the name new, and a folder left by an earlier run with
+	 * the same name is reused. */
+	LARGE_INTEGER count;
+	QueryPerformanceCounter(&count);
+	swprintf(dir, MAX_PATH, L"win loader \u00e9\u00fc %lu-%llx",
+		 (unsigned long)GetCurrentProcessId(), (unsigned long long)count.QuadPart);
 	char dir_acp[MAX_PATH * 2];
 	if (!narrow(dir, dir_acp, sizeof(dir_acp))) {
 		printf("code page %u cannot spell the folder's name: skipped\n", GetACP());
 		return 77;
 	}
-	if (!CreateDirectoryW(dir, NULL)) {
+	if (!CreateDirectoryW(dir, NULL) && GetLastError() != ERROR_ALREADY_EXISTS) {
 		fprintf(stderr, "CreateDirectoryW failed: %lu\n", GetLastError());
 		return 1;
 	}
