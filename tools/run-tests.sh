@@ -8,9 +8,6 @@
 #   5. build-i386/, build-i386-t64/  i386 (gcc -m32): a library with the
 #      traditional 32-bit time_t and one with a 64-bit time_t, each with
 #      programs of both (suite time64), see i386_suites below
-#   6. build-aarch64/, build-riscv64/  cross builds (cross/*.ini) whose tests
-#      run under qemu-user: conformance (inline and not), loader, select,
-#      faults, stress-short; TPARKER_TEST_PORTS=0 leaves them out
 # The full stress suite is separate: meson test -C build --suite stress
 # Usage: tools/run-tests.sh [--quick]   (--quick: step 1 only)
 set -euo pipefail
@@ -110,48 +107,45 @@ else
 	done
 fi
 
-# aarch64 and riscv64: Debian's cross compilers, the tests under qemu-user
-# (the cross files' exe_wrapper; test-select and emulated-fallback run their
-# children under it too). The loops run at valgrind's counts
-# (TPARKER_UNDER_VALGRIND=1), the emulator being about as slow. Left out:
-# fault-fork*, because qemu-user 7.2 aborts in the child of a fork taken while
-# other threads run as soon as the child starts a thread (an assertion in
-# qemu's cpu_exec); parse, which does not depend on the ABI (and takes minutes
-# under qemu); and, as for i386, the suites that start programs themselves
-# (tools, readme, install, secure) or measure the emulator (seccomp,
-# syscalls, stress, alloc).
-port_suites=(--suite conformance --suite conformance-noinline --suite loader --suite select
-	--suite faults --suite stress-short --no-suite parse)
-for port in aarch64 riscv64; do
-	[ "${TPARKER_TEST_PORTS:-1}" = 1 ] || break
-	dir=build-$port
-	if ! command -v $port-linux-gnu-gcc >/dev/null || ! command -v qemu-$port >/dev/null ||
-		[ ! -f /usr/$port-linux-gnu/lib/crti.o ]; then
-		echo "run-tests: skipping $port: needs gcc-$port-linux-gnu, its libc6-dev cross package and qemu-user" >&2
-		continue
-	fi
-	if [ ! -f $dir/build.ninja ]; then
-		log=$(mktemp)
-		if ! meson setup $dir --werror --cross-file cross/$port-linux-gnu.ini \
-			"${cross_cunit[@]}" >"$log" 2>&1; then
-			cat "$log" >&2
-			echo "run-tests: configuring $dir failed" >&2
+# Windows x86_64: Debian's mingw-w64, the tests under wine (the cross file's
+# exe_wrapper): waitonaddress, keyed and spin, inline and not, the choice,
+# the loader, the DLLs' imports (suite windows). TPARKER_TEST_WINDOWS=0
+# leaves it out.
+if [ "${TPARKER_TEST_WINDOWS:-1}" = 1 ]; then
+	dir=build-win
+	if ! command -v x86_64-w64-mingw32-gcc >/dev/null || ! command -v wine >/dev/null ||
+		! command -v wineserver >/dev/null; then
+		echo "run-tests: skipping Windows: needs gcc-mingw-w64-x86-64, wine64 and wine" >&2
+	else
+		if [ ! -f $dir/build.ninja ]; then
+			log=$(mktemp)
+			if ! meson setup $dir --werror --cross-file cross/x86_64-w64-mingw32.ini \
+				-Dtools=false "${cross_cunit[@]}" >"$log" 2>&1; then
+				cat "$log" >&2
+				echo "run-tests: configuring $dir failed" >&2
+				exit 1
+			fi
+			rm -f "$log"
+		fi
+		if ! meson compile -C $dir >$dir/compile.log 2>&1; then
+			cat $dir/compile.log >&2
+			echo "run-tests: the $dir build failed" >&2
 			exit 1
 		fi
-		rm -f "$log"
+		if [ "${cross_cunit[0]}" != -Dtests=false ]; then
+			# A prefix of its own in the build folder (about 700 MB). wine's
+			# first process starts services that inherit the test's output
+			# pipe, and meson would wait for them: start wineserver and
+			# prewarm it with output elsewhere first, stop it after.
+			run env WINEPREFIX="$PWD/$dir/wine" WINEDEBUG=-all WINEARCH=win64 sh -c '
+				[ -d "$WINEPREFIX" ] || wineboot -i >/dev/null 2>&1
+				wineserver -p 120
+				wine cmd /c exit </dev/null >/dev/null 2>&1
+				rc=0
+				meson test -C "$1" --print-errorlogs --num-processes 2 --suite windows || rc=$?
+				wineserver -k || true
+				exit $rc' sh $dir
+		fi
 	fi
-	if ! meson compile -C $dir >$dir/compile.log 2>&1; then
-		cat $dir/compile.log >&2
-		echo "run-tests: the $dir build failed" >&2
-		exit 1
-	fi
-	# The backends and the default on this target, as a user would see them.
-	run env TPARKER_PLUGIN_PATH="$PWD/$dir/plugins" LD_LIBRARY_PATH="$PWD/$dir/core" \
-		qemu-$port -L /usr/$port-linux-gnu $dir/tools/tparker list
-	[ "${cross_cunit[0]}" != -Dtests=false ] || continue
-	mapfile -t tests < <(meson test -C $dir --list "${port_suites[@]}" 2>/dev/null |
-		sed -n 's|^libtparker:[^ ]* / ||p' | grep -v '^fault-fork')
-	run env TPARKER_UNDER_VALGRIND=1 meson test -C $dir --print-errorlogs --num-processes 2 \
-		"${tests[@]}"
-done
+fi
 exit $status

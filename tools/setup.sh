@@ -26,6 +26,9 @@ if [ $test_tools = 1 ]; then
 	# The adopt suite: mandoc lints the man pages, cmake builds the CMake
 	# consumer, abigail-tools' abidiff checks the ABI baseline.
 	packages+=(mandoc cmake abigail-tools)
+	# The Windows build (cross/x86_64-w64-mingw32.ini) and wine to run its
+	# tests (64-bit only: no i386 multiarch needed): about 40 s, 1.2 GB.
+	[ "$arch" = amd64 ] && packages+=(gcc-mingw-w64-x86-64 wine64 wine)
 fi
 
 sudo=""
