@@ -8,6 +8,9 @@
 #   5. build-i386/, build-i386-t64/  i386 (gcc -m32): a library with the
 #      traditional 32-bit time_t and one with a 64-bit time_t, each with
 #      programs of both (suite time64), see i386_suites below
+#   6. build-aarch64/, build-riscv64/  cross builds (cross/*.ini) whose tests
+#      run under qemu-user: conformance (inline and not), loader, select,
+#      faults, stress-short; TPARKER_TEST_PORTS=0 leaves them out
 # The full stress suite is separate: meson test -C build --suite stress
 # Usage: tools/run-tests.sh [--quick]   (--quick: step 1 only)
 set -euo pipefail
@@ -106,6 +109,51 @@ else
 		run meson test -C $dir --print-errorlogs --num-processes 2 "${suites[@]}"
 	done
 fi
+
+# aarch64 and riscv64: Debian's cross compilers, the tests under qemu-user
+# (the cross files' exe_wrapper; test-select and emulated-fallback run their
+# children under it too). The loops run at valgrind's counts
+# (TPARKER_UNDER_VALGRIND=1), the emulator being about as slow. Left out:
+# fault-fork*, because qemu-user 7.2 aborts in the child of a fork taken while
+# other threads run as soon as the child starts a thread (an assertion in
+# qemu's cpu_exec); parse, which does not depend on the ABI (and takes minutes
+# under qemu); and, as for i386, the suites that start programs themselves
+# (tools, readme, install, secure) or measure the emulator (seccomp,
+# syscalls, stress, alloc).
+port_suites=(--suite conformance --suite conformance-noinline --suite loader --suite select
+	--suite faults --suite stress-short --no-suite parse)
+for port in aarch64 riscv64; do
+	[ "${TPARKER_TEST_PORTS:-1}" = 1 ] || break
+	dir=build-$port
+	if ! command -v $port-linux-gnu-gcc >/dev/null || ! command -v qemu-$port >/dev/null ||
+		[ ! -f /usr/$port-linux-gnu/lib/crti.o ]; then
+		echo "run-tests: skipping $port: needs gcc-$port-linux-gnu, its libc6-dev cross package and qemu-user" >&2
+		continue
+	fi
+	if [ ! -f $dir/build.ninja ]; then
+		log=$(mktemp)
+		if ! meson setup $dir --werror --cross-file cross/$port-linux-gnu.ini \
+			"${cross_cunit[@]}" >"$log" 2>&1; then
+			cat "$log" >&2
+			echo "run-tests: configuring $dir failed" >&2
+			exit 1
+		fi
+		rm -f "$log"
+	fi
+	if ! meson compile -C $dir >$dir/compile.log 2>&1; then
+		cat $dir/compile.log >&2
+		echo "run-tests: the $dir build failed" >&2
+		exit 1
+	fi
+	# The backends and the default on this target, as a user would see them.
+	run env TPARKER_PLUGIN_PATH="$PWD/$dir/plugins" LD_LIBRARY_PATH="$PWD/$dir/core" \
+		qemu-$port -L /usr/$port-linux-gnu $dir/tools/tparker list
+	[ "${cross_cunit[0]}" != -Dtests=false ] || continue
+	mapfile -t tests < <(meson test -C $dir --list "${port_suites[@]}" 2>/dev/null |
+		sed -n 's|^libtparker:[^ ]* / ||p' | grep -v '^fault-fork')
+	run env TPARKER_UNDER_VALGRIND=1 meson test -C $dir --print-errorlogs --num-processes 2 \
+		"${tests[@]}"
+done
 
 # Windows x86_64: Debian's mingw-w64, the tests under wine (the cross file's
 # exe_wrapper): waitonaddress, keyed and spin, inline and not, the choice,
