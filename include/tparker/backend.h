@@ -139,16 +139,18 @@ struct tparker_backend {
 	bool (*park_until)(void *state, const struct timespec *deadline);
 	/* Required. Owner thread, after park_until returned false, while the
 	 * caller holds the lock that unparkers take before unpark_lock: true
-	 * when no unparker has reached the parker (a real timeout). */
+	 * when no unparker has reached the parker (a real timeout). It must
+	 * not wait for an unparker between unpark_lock and unpark: that
+	 * unparker may need the lock the caller holds. */
 	bool (*timed_out)(void *state);
 	/* Required. Any thread, holding its queue lock: release the parked
 	 * thread (release ordering) and fill h->addr with all that
 	 * unpark needs. From here on the owner may free state at any moment,
-	 * unless the backend holds it back until unpark (the pthread backend
-	 * keeps its mutex locked). Return false when no unpark call is needed
-	 * at all (the owner was not asleep): then the core drops the handle
-	 * and unpark is not called. No system call unless the backend must
-	 * take a lock. */
+	 * and the caller may take any of its locks, its queue lock too, before
+	 * it calls unpark: hold nothing from here to unpark that timed_out,
+	 * park or another unparker could wait for. Return false when no unpark
+	 * call is needed at all (the owner was not asleep): then the core drops
+	 * the handle and unpark is not called. No system call. */
 	bool (*unpark_lock)(void *state, tparker_unpark_handle_t *h);
 	/* Required. Any thread, after releasing its locks: wake whoever the
 	 * handle names. Must not read freed parker memory: everything comes

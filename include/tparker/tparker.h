@@ -173,8 +173,9 @@ TPARKER_API bool tparker_timed_out(tparker_t *p);
 
 /* Waker, while holding its queue lock: phase 1 of the wake. */
 TPARKER_API tparker_unpark_handle_t tparker_unpark_lock(tparker_t *p);
-/* Waker, after releasing its locks: phase 2. Never reads p's memory unless
- * the backend keeps p alive until here. */
+/* Waker, after releasing its locks (it may take them again first): phase 2.
+ * Never reads p's memory: p may be freed by now. Nothing is held between
+ * tparker_unpark_lock() and this call. */
 TPARKER_API void tparker_unpark(tparker_unpark_handle_t h);
 
 /* Give up the CPU, the default backend's way. */
@@ -201,7 +202,8 @@ TPARKER_API int tparker_backend_open(const char *path, const tparker_backend_t *
  * tparker_backend_open(); "" when there is none. */
 TPARKER_API const char *tparker_backend_error(void);
 
-/* The library's version ("1.0.0") and its compiled-in plugin directory. */
+/* The library's version (MAJOR.MINOR.PATCH, e.g. "1.1.0") and its plugin
+ * directory. */
 TPARKER_API const char *tparker_version(void);
 TPARKER_API const char *tparker_plugin_dir(void);
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The parker protocol of DESIGN.md, run unchanged against every backend.
+ * The parker protocol (the README's "The protocol"), run unchanged against every backend.
  *
  * Usage: test-conformance <backend>. Meson runs it once per backend with
  * TPARKER_BACKEND=<backend>,spin; when the library chose another backend
