@@ -11,6 +11,8 @@
 #   6. build-aarch64/, build-riscv64/  cross builds (cross/*.ini) whose tests
 #      run under qemu-user: conformance (inline and not), loader, select,
 #      faults, stress-short; TPARKER_TEST_PORTS=0 leaves them out
+#   7. build-win/   Windows (mingw-w64), the suite 'windows' under wine;
+#      TPARKER_TEST_WINDOWS=0 leaves it out
 # The full stress suite is separate: meson test -C build --suite stress
 # Usage: tools/run-tests.sh [--quick]   (--quick: step 1 only)
 set -euo pipefail
