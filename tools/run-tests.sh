@@ -7,10 +7,11 @@
 #   4. build-tsan/  ThreadSanitizer: conformance (inline and not) and faults
 #   5. build-i386/, build-i386-t64/  i386 (gcc -m32): a library with the
 #      traditional 32-bit time_t and one with a 64-bit time_t, each with
-#      programs of both (suite time64), see i386_suites below
+#      programs of both (suite time64) and the default suites, see
+#      i386_suites below
 #   6. build-aarch64/, build-riscv64/  cross builds (cross/*.ini) whose tests
 #      run under qemu-user: conformance (inline and not), loader, select,
-#      faults, stress-short; TPARKER_TEST_PORTS=0 leaves them out
+#      faults, stress-short, lot; TPARKER_TEST_PORTS=0 leaves them out
 #   7. build-win/   Windows (mingw-w64), the suite 'windows' under wine;
 #      TPARKER_TEST_WINDOWS=0 leaves it out
 # The full stress suite is separate: meson test -C build --suite stress
@@ -53,16 +54,19 @@ for san in asan tsan; do
 	run meson test -C $dir --print-errorlogs --num-processes 2 "${suites[@]}"
 done
 
-# i386. The suites that depend on the ABI: time64 (struct timespec of both
-# sizes), symbols (the time64 exports), headers, loader, alloc, and
-# conformance with the 64-bit time_t (its plugins use futex_time64). Left out:
-# select, tools, readme, install and secure start i386 programs themselves,
-# which under qemu-user the kernel cannot run; faults fork threaded processes,
-# which qemu-user 7.2 does not survive; misuse reads the abort message, to
-# which qemu adds its own; seccomp, syscalls and stress measure the emulator;
-# parse and model do not depend on the ABI.
+# i386, both time_t sizes: the default suites as on the other ports
+# (conformance inline and not, loader, select, faults, stress-short, lot), and
+# those that depend on the ABI: time64 (struct timespec of both sizes),
+# symbols (the time64 exports), headers, alloc. Run under qemu-i386 where the
+# kernel cannot run i386 programs, at valgrind's loop counts like the other
+# ports. Left out: fault-fork*, which qemu-user 7.2 does not survive (see the
+# aarch64 step); tools, readme, install and secure start programs of the
+# target themselves; misuse reads the abort message, to which qemu adds its
+# own; seccomp, syscalls and stress measure the emulator; parse and model do
+# not depend on the ABI.
 i386_suites=(--suite time64 --suite symbols --suite headers --suite loader --suite alloc
-	--no-suite parse)
+	--suite conformance --suite conformance-noinline --suite select --suite faults
+	--suite stress-short --suite lot --no-suite parse)
 i386_skip="" i386_cross=(--cross-file cross/i386-linux-gnu.ini) i386_tests=()
 probe=$(mktemp -d)
 if ! echo 'int main(void) { return 0; }' | gcc -m32 -x c - -o "$probe/a" 2>/dev/null; then
@@ -106,9 +110,13 @@ else
 			exit 1
 		fi
 		[ ${#i386_tests[@]} -eq 0 ] || continue
-		suites=("${i386_suites[@]}")
-		[ $dir = build-i386-t64 ] && suites+=(--suite conformance)
-		run meson test -C $dir --print-errorlogs --num-processes 2 "${suites[@]}"
+		# alloc skips at valgrind's counts (valgrind replaces malloc): it
+		# runs on its own.
+		mapfile -t tests < <(meson test -C $dir --list "${i386_suites[@]}" 2>/dev/null |
+			sed -n 's|^libtparker:[^ ]* / ||p' | grep -v -e '^fault-fork' -e '^alloc')
+		run env TPARKER_UNDER_VALGRIND=1 meson test -C $dir --print-errorlogs \
+			--num-processes 2 "${tests[@]}"
+		run meson test -C $dir --print-errorlogs --num-processes 2 --suite alloc
 	done
 fi
 
@@ -123,7 +131,7 @@ fi
 # (tools, readme, install, secure) or measure the emulator (seccomp,
 # syscalls, stress, alloc).
 port_suites=(--suite conformance --suite conformance-noinline --suite loader --suite select
-	--suite faults --suite stress-short --no-suite parse)
+	--suite faults --suite stress-short --suite lot --no-suite parse)
 for port in aarch64 riscv64; do
 	[ "${TPARKER_TEST_PORTS:-1}" = 1 ] || break
 	dir=build-$port
