@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errname.h"
+
 /*
  * A 32-bit ABI built with a 64-bit time_t must use the time64 call, whose
  * timespec layout matches its struct timespec; everywhere else plain futex
@@ -39,23 +41,12 @@
 #define FUTEX_SYSCALL_NAME "futex"
 #endif
 
-/* "failed: Function not implemented (ENOSYS)": the symbolic name is what
- * people search for, and strerrorname_np() is not in every libc. */
+/* "<prefix><call>(<op>) failed: Function not implemented (ENOSYS)". */
 static inline void tp_futex_describe(char *why, size_t why_len, const char *prefix,
 				     const char *call, const char *op, int err)
 {
-	static const struct {
-		int err;
-		const char *name;
-	} names[] = {
-	    {ENOSYS, "ENOSYS"}, {EPERM, "EPERM"},   {EACCES, "EACCES"},
-	    {EINVAL, "EINVAL"}, {EFAULT, "EFAULT"},
-	};
-	const char *name = NULL;
+	const char *name = tp_errno_name(err);
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (names[i].err == err)
-			name = names[i].name;
 	if (name)
 		snprintf(why, why_len, "%s%s(%s) failed: %s (%s)", prefix, call, op, strerror(err),
 			 name);

@@ -24,6 +24,7 @@
 
 #include "tparker/backend.h"
 
+#include "errname.h"
 #include "slack.h"
 #include "spin.h"
 
@@ -63,27 +64,17 @@ static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics are not lock-free");
 typedef int (*tp_word_wait_fn)(_Atomic uint32_t *word, uint32_t expected,
 			       const struct timespec *abs);
 
-/* "failed: Function not implemented (ENOSYS)": the symbolic name is what
- * people search for, and strerrorname_np() is not in every libc. */
+/* "<call> failed: Function not implemented (ENOSYS)<hint>". */
 static inline void tp_word_describe(char *why, size_t why_len, const char *call, int err,
 				    const char *hint)
 {
-	static const struct {
-		int err;
-		const char *name;
-	} names[] = {
-	    {ENOSYS, "ENOSYS"}, {EPERM, "EPERM"},   {EACCES, "EACCES"},
-	    {EINVAL, "EINVAL"}, {EFAULT, "EFAULT"},
-	};
+	const char *name = tp_errno_name(err);
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (names[i].err == err) {
-			snprintf(why, why_len, "%s failed: %s (%s)%s", call, strerror(err),
-				 names[i].name, hint);
-			return;
-		}
-	}
-	snprintf(why, why_len, "%s failed: %s (errno %d)%s", call, strerror(err), err, hint);
+	if (name)
+		snprintf(why, why_len, "%s failed: %s (%s)%s", call, strerror(err), name, hint);
+	else
+		snprintf(why, why_len, "%s failed: %s (errno %d)%s", call, strerror(err), err,
+			 hint);
 }
 
 /* An errno the protocol cannot produce means memory corruption or a broken
