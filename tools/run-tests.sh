@@ -26,6 +26,37 @@ run() {
 	"$@" || status=1
 }
 
+# Configure build folder $1 once (the rest: meson setup's options), then
+# build it; either failing shows its log and stops the run.
+build_dir() {
+	local dir=$1 log
+	shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		log=$(mktemp)
+		if ! meson setup "$dir" --werror "$@" >"$log" 2>&1; then
+			cat "$log" >&2
+			echo "run-tests: configuring $dir failed" >&2
+			exit 1
+		fi
+		rm -f "$log"
+	fi
+	if ! meson compile -C "$dir" >"$dir/compile.log" 2>&1; then
+		cat "$dir/compile.log" >&2
+		echo "run-tests: the $dir build failed" >&2
+		exit 1
+	fi
+}
+
+# The tests of build folder $1 in the suites given, by name, less the ones
+# left out under emulation (fault-fork*: see the aarch64 step below) and
+# those named by the grep patterns in $EMULATED_SKIP.
+emulated_tests() {
+	local dir=$1
+	shift
+	meson test -C "$dir" --list "$@" 2>/dev/null | sed -n 's|^libtparker:[^ ]* / ||p' |
+		grep -v -e '^fault-fork' ${EMULATED_SKIP:+-e "$EMULATED_SKIP"}
+}
+
 run meson test -C build --print-errorlogs --num-processes 2 --no-suite stress
 if [ "${1:-}" = "--quick" ]; then
 	exit $status
@@ -36,18 +67,11 @@ run meson test -C build --print-errorlogs --num-processes 2 --setup valgrind \
 
 for san in asan tsan; do
 	dir=build-$san
-	if [ ! -f $dir/build.ninja ]; then
-		case $san in
-		asan) opt="-Db_sanitize=address,undefined" ;;
-		tsan) opt="-Db_sanitize=thread" ;;
-		esac
-		meson setup $dir --werror $opt -Db_lundef=false
-	fi
-	if ! meson compile -C $dir >$dir/compile.log 2>&1; then
-		cat $dir/compile.log >&2
-		echo "run-tests: the $san build failed" >&2
-		exit 1
-	fi
+	case $san in
+	asan) opt="-Db_sanitize=address,undefined" ;;
+	tsan) opt="-Db_sanitize=thread" ;;
+	esac
+	build_dir $dir $opt -Db_lundef=false
 	suites=(--suite conformance --suite faults)
 	[ $san = asan ] && suites+=(--suite loader)
 	[ $san = tsan ] && suites+=(--suite conformance-noinline)
@@ -92,28 +116,13 @@ if [ -n "$i386_skip" ]; then
 	echo "run-tests: skipping the i386 builds: $i386_skip" >&2
 else
 	for dir in build-i386 build-i386-t64; do
-		if [ ! -f $dir/build.ninja ]; then
-			opt=()
-			[ $dir = build-i386-t64 ] && opt=(--cross-file cross/time64.ini)
-			log=$(mktemp)
-			if ! meson setup $dir --werror "${i386_cross[@]}" "${opt[@]}" \
-				"${i386_tests[@]}" >"$log" 2>&1; then
-				cat "$log" >&2
-				echo "run-tests: configuring $dir failed" >&2
-				exit 1
-			fi
-			rm -f "$log"
-		fi
-		if ! meson compile -C $dir >$dir/compile.log 2>&1; then
-			cat $dir/compile.log >&2
-			echo "run-tests: the $dir build failed" >&2
-			exit 1
-		fi
+		opt=()
+		[ $dir = build-i386-t64 ] && opt=(--cross-file cross/time64.ini)
+		build_dir $dir "${i386_cross[@]}" "${opt[@]}" "${i386_tests[@]}"
 		[ ${#i386_tests[@]} -eq 0 ] || continue
 		# alloc skips at valgrind's counts (valgrind replaces malloc): it
 		# runs on its own.
-		mapfile -t tests < <(meson test -C $dir --list "${i386_suites[@]}" 2>/dev/null |
-			sed -n 's|^libtparker:[^ ]* / ||p' | grep -v -e '^fault-fork' -e '^alloc')
+		mapfile -t tests < <(EMULATED_SKIP='^alloc' emulated_tests $dir "${i386_suites[@]}")
 		run env TPARKER_UNDER_VALGRIND=1 meson test -C $dir --print-errorlogs \
 			--num-processes 2 "${tests[@]}"
 		run meson test -C $dir --print-errorlogs --num-processes 2 --suite alloc
@@ -140,27 +149,12 @@ for port in aarch64 riscv64; do
 		echo "run-tests: skipping $port: needs gcc-$port-linux-gnu, its libc6-dev cross package and qemu-user" >&2
 		continue
 	fi
-	if [ ! -f $dir/build.ninja ]; then
-		log=$(mktemp)
-		if ! meson setup $dir --werror --cross-file cross/$port-linux-gnu.ini \
-			"${cross_cunit[@]}" >"$log" 2>&1; then
-			cat "$log" >&2
-			echo "run-tests: configuring $dir failed" >&2
-			exit 1
-		fi
-		rm -f "$log"
-	fi
-	if ! meson compile -C $dir >$dir/compile.log 2>&1; then
-		cat $dir/compile.log >&2
-		echo "run-tests: the $dir build failed" >&2
-		exit 1
-	fi
+	build_dir $dir --cross-file cross/$port-linux-gnu.ini "${cross_cunit[@]}"
 	# The backends and the default on this target, as a user would see them.
 	run env TPARKER_PLUGIN_PATH="$PWD/$dir/plugins" LD_LIBRARY_PATH="$PWD/$dir/core" \
 		qemu-$port -L /usr/$port-linux-gnu $dir/tools/tparker list
 	[ "${cross_cunit[0]}" != -Dtests=false ] || continue
-	mapfile -t tests < <(meson test -C $dir --list "${port_suites[@]}" 2>/dev/null |
-		sed -n 's|^libtparker:[^ ]* / ||p' | grep -v '^fault-fork')
+	mapfile -t tests < <(emulated_tests $dir "${port_suites[@]}")
 	run env TPARKER_UNDER_VALGRIND=1 meson test -C $dir --print-errorlogs --num-processes 2 \
 		"${tests[@]}"
 done
@@ -175,21 +169,8 @@ if [ "${TPARKER_TEST_WINDOWS:-1}" = 1 ]; then
 		! command -v wineserver >/dev/null; then
 		echo "run-tests: skipping Windows: needs gcc-mingw-w64-x86-64, wine64 and wine" >&2
 	else
-		if [ ! -f $dir/build.ninja ]; then
-			log=$(mktemp)
-			if ! meson setup $dir --werror --cross-file cross/x86_64-w64-mingw32.ini \
-				-Dtools=false "${cross_cunit[@]}" >"$log" 2>&1; then
-				cat "$log" >&2
-				echo "run-tests: configuring $dir failed" >&2
-				exit 1
-			fi
-			rm -f "$log"
-		fi
-		if ! meson compile -C $dir >$dir/compile.log 2>&1; then
-			cat $dir/compile.log >&2
-			echo "run-tests: the $dir build failed" >&2
-			exit 1
-		fi
+		build_dir $dir --cross-file cross/x86_64-w64-mingw32.ini -Dtools=false \
+			"${cross_cunit[@]}"
 		if [ "${cross_cunit[0]}" != -Dtests=false ]; then
 			# A prefix of its own in the build folder (about 700 MB). wine's
 			# first process starts services that inherit the test's output
