@@ -11,7 +11,7 @@
 #      i386_suites below
 #   6. build-aarch64/, build-riscv64/  cross builds (cross/*.ini) whose tests
 #      run under qemu-user: conformance (inline and not), loader, select,
-#      faults, stress-short, lot; TPARKER_TEST_PORTS=0 leaves them out
+#      faults, stress-short; TPARKER_TEST_PORTS=0 leaves them out
 #   7. build-win/   Windows (mingw-w64), the suite 'windows' under wine;
 #      TPARKER_TEST_WINDOWS=0 leaves it out
 # The full stress suite is separate: meson test -C build --suite stress
@@ -79,7 +79,7 @@ for san in asan tsan; do
 done
 
 # i386, both time_t sizes: the default suites as on the other ports
-# (conformance inline and not, loader, select, faults, stress-short, lot), and
+# (conformance inline and not, loader, select, faults, stress-short), and
 # those that depend on the ABI: time64 (struct timespec of both sizes),
 # symbols (the time64 exports), headers, alloc. Run under qemu-i386 where the
 # kernel cannot run i386 programs, at valgrind's loop counts like the other
@@ -90,7 +90,7 @@ done
 # not depend on the ABI.
 i386_suites=(--suite time64 --suite symbols --suite headers --suite loader --suite alloc
 	--suite conformance --suite conformance-noinline --suite select --suite faults
-	--suite stress-short --suite lot --no-suite parse)
+	--suite stress-short --no-suite parse)
 i386_skip="" i386_cross=(--cross-file cross/i386-linux-gnu.ini) i386_tests=()
 probe=$(mktemp -d)
 if ! echo 'int main(void) { return 0; }' | gcc -m32 -x c - -o "$probe/a" 2>/dev/null; then
@@ -140,7 +140,7 @@ fi
 # (tools, readme, install, secure) or measure the emulator (seccomp,
 # syscalls, stress, alloc).
 port_suites=(--suite conformance --suite conformance-noinline --suite loader --suite select
-	--suite faults --suite stress-short --suite lot --no-suite parse)
+	--suite faults --suite stress-short --no-suite parse)
 for port in aarch64 riscv64; do
 	[ "${TPARKER_TEST_PORTS:-1}" = 1 ] || break
 	dir=build-$port
