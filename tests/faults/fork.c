@@ -11,30 +11,15 @@
 
 #include "tparker/tparker.h"
 
+#include "forkthread.h"
 #include "harness.h"
 
 #define PARKED_THREADS	4
 #define PINGPONG_ROUNDS 1000
 
-/* The child starts a thread after a fork of a multi-threaded process, which
- * POSIX leaves unspecified but glibc supports; ThreadSanitizer refuses it
- * unless told otherwise. */
-const char *__tsan_default_options(void);
-const char *__tsan_default_options(void)
-{
-	return "die_after_fork=0";
-}
-
-/* The parked threads run on stacks of our own: glibc hands a child the
- * stacks of its parent's vanished threads for reuse, so a thread the child
- * starts would get a vanished thread's identity, which ThreadSanitizer
- * rejects ("dup thread"). Memory we own is never reused that way. */
-#define PARKED_STACK (2 * 1024 * 1024) /* sanitizers want about 1 MiB */
-
 struct parked {
 	tparker_t parker;
-	pthread_t thread;
-	void *stack;
+	struct fork_thread thread;
 	bool queued; /* under lock */
 	atomic_bool woke;
 };
@@ -171,16 +156,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < PARKED_THREADS; i++) {
 		if (tparker_init(&parked[i].parker) != 0)
 			tpt_fail("tparker_init failed");
-		pthread_attr_t attr;
-		parked[i].stack = aligned_alloc(4096, PARKED_STACK);
-		if (!parked[i].stack)
-			tpt_fail("out of memory");
-		pthread_attr_init(&attr);
-		pthread_attr_setstack(&attr, parked[i].stack, PARKED_STACK);
-		int err = pthread_create(&parked[i].thread, &attr, parked_main, &parked[i]);
-		if (err)
-			tpt_fail("pthread_create: %s", strerror(err));
-		pthread_attr_destroy(&attr);
+		fork_thread_start(&parked[i].thread, parked_main, &parked[i]);
 	}
 	while (atomic_load(&ready) < PARKED_THREADS)
 		tpt_sleep_ns(1000000);
@@ -214,11 +190,10 @@ int main(int argc, char **argv)
 		tparker_unpark(h);
 	}
 	for (int i = 0; i < PARKED_THREADS; i++) {
-		pthread_join(parked[i].thread, NULL);
+		fork_thread_join(&parked[i].thread);
 		if (!atomic_load(&parked[i].woke))
 			tpt_fail("thread %d did not wake", i);
 		tparker_destroy(&parked[i].parker);
-		free(parked[i].stack);
 	}
 	printf("fork %s: child ran init, unpark-before-park, a 10 ms timeout and %d ping-pong "
 	       "rounds while %d parent threads were parked; all %d woke\n",

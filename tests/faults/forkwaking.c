@@ -30,52 +30,12 @@
 
 #include "tparker/tparker.h"
 
+#include "forkthread.h"
 #include "harness.h"
 
 #define CHILD_TIMEOUT_S 10
 #define PINGPONG_ROUNDS 500
 #define FORKS_BUSY	12
-
-/* The child starts a thread after a fork of a multi-threaded process, which
- * POSIX leaves unspecified but glibc supports; ThreadSanitizer refuses it
- * unless told otherwise. */
-const char *__tsan_default_options(void);
-const char *__tsan_default_options(void)
-{
-	return "die_after_fork=0";
-}
-
-/* The parent's threads run on stacks of our own: glibc hands a child the
- * stacks of its parent's vanished threads for reuse, so a thread the child
- * starts would get a vanished thread's identity, which ThreadSanitizer
- * rejects ("dup thread"). Memory we own is never reused that way. */
-#define THREAD_STACK (2 * 1024 * 1024) /* sanitizers want about 1 MiB */
-
-struct thread {
-	pthread_t id;
-	void *stack;
-};
-
-static void thread_start(struct thread *t, void *(*fn)(void *), void *arg)
-{
-	pthread_attr_t attr;
-
-	t->stack = aligned_alloc(4096, THREAD_STACK);
-	if (!t->stack)
-		tpt_fail("out of memory");
-	pthread_attr_init(&attr);
-	pthread_attr_setstack(&attr, t->stack, THREAD_STACK);
-	int err = pthread_create(&t->id, &attr, fn, arg);
-	if (err)
-		tpt_fail("pthread_create: %s", strerror(err));
-	pthread_attr_destroy(&attr);
-}
-
-static void thread_join(struct thread *t)
-{
-	pthread_join(t->id, NULL);
-	free(t->stack);
-}
 
 static void init_or_fail(tparker_t *p)
 {
@@ -285,7 +245,7 @@ static void fork_and_check(const char *what, tparker_t *mine, bool mine_popped, 
 
 struct owner {
 	tparker_t parker;
-	struct thread thread;
+	struct fork_thread thread;
 	bool queued;	       /* under q */
 	atomic_bool published; /* queued, about to park */
 	atomic_bool woke;
@@ -314,7 +274,7 @@ static void owner_start(struct owner *o)
 	init_or_fail(&o->parker);
 	atomic_init(&o->published, false);
 	atomic_init(&o->woke, false);
-	thread_start(&o->thread, owner_main, o);
+	fork_thread_start(&o->thread, owner_main, o);
 	while (!atomic_load(&o->published))
 		tpt_sleep_ns(1000000);
 }
@@ -338,7 +298,7 @@ static void owner_wake(struct owner *o)
 
 static void owner_finish(struct owner *o)
 {
-	thread_join(&o->thread);
+	fork_thread_join(&o->thread);
 	if (!atomic_load(&o->woke))
 		tpt_fail("a parked thread did not wake");
 	tparker_destroy(&o->parker);
@@ -349,7 +309,7 @@ static void owner_finish(struct owner *o)
 struct waker {
 	tparker_t *target;
 	pthread_mutex_t *lock; /* the target's queue lock */
-	struct thread thread;
+	struct fork_thread thread;
 	sem_t popped, go;
 };
 
@@ -372,7 +332,7 @@ static void waker_start(struct waker *w, tparker_t *target, pthread_mutex_t *loc
 	w->lock = lock;
 	sem_init(&w->popped, 0, 0);
 	sem_init(&w->go, 0, 0);
-	thread_start(&w->thread, waker_main, w);
+	fork_thread_start(&w->thread, waker_main, w);
 	while (sem_wait(&w->popped) != 0)
 		;
 }
@@ -380,7 +340,7 @@ static void waker_start(struct waker *w, tparker_t *target, pthread_mutex_t *loc
 static void waker_finish(struct waker *w)
 {
 	sem_post(&w->go);
-	thread_join(&w->thread);
+	fork_thread_join(&w->thread);
 	sem_destroy(&w->popped);
 	sem_destroy(&w->go);
 }
@@ -453,7 +413,7 @@ static struct {
 	int turn;	 /* under lock */
 	bool stop;	 /* under lock */
 	atomic_ulong moves;
-	struct thread thread[2];
+	struct fork_thread thread[2];
 } busy = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void *busy_main(void *arg)
@@ -497,7 +457,7 @@ static void scenario_busy(void)
 
 	for (int i = 0; i < 2; i++) {
 		init_or_fail(&busy.parker[i]);
-		thread_start(&busy.thread[i], busy_main, (void *)(intptr_t)i);
+		fork_thread_start(&busy.thread[i], busy_main, (void *)(intptr_t)i);
 	}
 	for (unsigned f = 0; f < forks; f++) {
 		/* At varied points of the exchange. */
@@ -518,7 +478,7 @@ static void scenario_busy(void)
 	for (int i = 0; i < 2; i++)
 		tparker_unpark(h[i]);
 	for (int i = 0; i < 2; i++) {
-		thread_join(&busy.thread[i]);
+		fork_thread_join(&busy.thread[i]);
 		tparker_destroy(&busy.parker[i]);
 	}
 	printf("fork-waking %s: busy: %u forks during %lu moves\n", tpt_backend, forks,
