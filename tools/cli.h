@@ -45,4 +45,14 @@ void scan_free(struct scan *s);
  * unset; *ignored set when secure execution hides a value that is set. */
 const char *scan_env(const char *name, bool *ignored);
 
+/* A directory separator in a path: '/' and, on Windows, '\\' too. */
+static inline bool cli_is_dir_sep(char c)
+{
+#if defined(_WIN32)
+	return c == '/' || c == '\\';
+#else
+	return c == '/';
+#endif
+}
+
 #endif

@@ -10,7 +10,7 @@
 static void list_usable(const struct tparker_backend *b, const tparker_backend_t *def,
 			const char *path)
 {
-	printf("%c %-10s %5d  usable    %s\n", b == def ? '*' : ' ', b->name, (int)b->priority,
+	printf("%c %-13s %5d  usable    %s\n", b == def ? '*' : ' ', b->name, (int)b->priority,
 	       b->description);
 	printf(LIST_INDENT "%s\n", path);
 }
@@ -21,7 +21,11 @@ static void forced_path(const char *name, char *out, size_t len)
 	bool ignored;
 	const char *v = scan_env("TPARKER_BACKEND", &ignored);
 	char want[TPARKER_NAME_MAX + 16];
-	snprintf(want, sizeof(want), "/tparker-%s.so", name);
+#if defined(_WIN32)
+	snprintf(want, sizeof(want), "tparker-%s.dll", name);
+#else
+	snprintf(want, sizeof(want), "tparker-%s.so", name);
+#endif
 	snprintf(out, len, "(named by TPARKER_BACKEND, outside the search path)");
 	while (v && *v) {
 		const char *comma = strchr(v, ',');
@@ -32,7 +36,8 @@ static void forced_path(const char *name, char *out, size_t len)
 		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
 			e--;
 		size_t wl = strlen(want);
-		if ((size_t)(e - s) >= wl && memcmp(e - wl, want, wl) == 0) {
+		if ((size_t)(e - s) > wl && memcmp(e - wl, want, wl) == 0 &&
+		    cli_is_dir_sep(e[-wl - 1])) {
 			snprintf(out, len, "%.*s", (int)(e - s), s);
 			return;
 		}
@@ -61,12 +66,12 @@ int cmd_list(int argc, char **argv)
 	}
 
 	bool shown_default = false;
-	printf("  %-10s %5s  %-8s  %s\n", "NAME", "PRIO", "STATUS", "DESCRIPTION / FILE");
+	printf("  %-13s %5s  %-8s  %s\n", "NAME", "PRIO", "STATUS", "DESCRIPTION / FILE");
 	for (size_t i = 0; i < s.n; i++) {
 		const struct scan_entry *e = &s.v[i];
 		if (e->shadowed_by >= 0) {
 			const struct scan_entry *w = &s.v[e->shadowed_by];
-			printf("  %-10s %5s  shadowed  by %s\n", e->name, "-",
+			printf("  %-13s %5s  shadowed  by %s\n", e->name, "-",
 			       w->path ? w->path : "the built-in backend");
 			printf(LIST_INDENT "%s\n", e->path);
 			continue;
@@ -80,14 +85,14 @@ int cmd_list(int argc, char **argv)
 		if (!b && strcmp(e->name, def->name) == 0) {
 			/* TPARKER_BACKEND=/abs/path loaded another file of this name
 			 * first; the library keeps that one. */
-			printf("  %-10s %5s  shadowed  by the default, loaded through "
+			printf("  %-13s %5s  shadowed  by the default, loaded through "
 			       "TPARKER_BACKEND\n",
 			       e->name, "-");
 			printf(LIST_INDENT "%s\n", e->path);
 			continue;
 		}
 		if (!b) {
-			printf("  %-10s %5s  unusable: %s\n", e->name, "-",
+			printf("  %-13s %5s  unusable: %s\n", e->name, "-",
 			       tparker_backend_error());
 			printf(LIST_INDENT "%s\n", e->path ? e->path : "(built-in)");
 			continue;

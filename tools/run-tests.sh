@@ -161,7 +161,7 @@ done
 
 # Windows x86_64: Debian's mingw-w64, the tests under wine (the cross file's
 # exe_wrapper): waitonaddress, keyed and spin, inline and not, the choice,
-# the loader, the DLLs' imports (suite windows). TPARKER_TEST_WINDOWS=0
+# the loader, the DLLs' imports, tparker.exe (suite windows). TPARKER_TEST_WINDOWS=0
 # leaves it out.
 if [ "${TPARKER_TEST_WINDOWS:-1}" = 1 ]; then
 	dir=build-win
@@ -169,7 +169,7 @@ if [ "${TPARKER_TEST_WINDOWS:-1}" = 1 ]; then
 		! command -v wineserver >/dev/null; then
 		echo "run-tests: skipping Windows: needs gcc-mingw-w64-x86-64, wine64 and wine" >&2
 	else
-		build_dir $dir --cross-file cross/x86_64-w64-mingw32.ini -Dtools=false \
+		build_dir $dir --cross-file cross/x86_64-w64-mingw32.ini \
 			"${cross_cunit[@]}"
 		if [ "${cross_cunit[0]}" != -Dtests=false ]; then
 			# A prefix of its own in the build folder (about 700 MB). wine's

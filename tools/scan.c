@@ -11,12 +11,25 @@
 #include "cli.h"
 
 #define SCAN_PREFIX "tparker-"
-#define SCAN_SUFFIX ".so"
+#if defined(_WIN32)
+#define SCAN_SUFFIX   ".dll"
+#define SCAN_LIST_SEP ';' /* ':' is in every drive path */
+#define SCAN_DIR_SEP  "\\"
+#else
+#define SCAN_SUFFIX   ".so"
+#define SCAN_LIST_SEP ':'
+#define SCAN_DIR_SEP  "/"
+#endif
 
 const char *scan_env(const char *name, bool *ignored)
 {
+#if defined(_WIN32)
+	/* No secure execution on Windows: the library reads getenv() there. */
+	const char *seen = getenv(name);
+#else
 	/* The library reads through secure_getenv(): show what it sees. */
 	const char *seen = secure_getenv(name);
+#endif
 	*ignored = !seen && getenv(name);
 	return seen;
 }
@@ -45,12 +58,50 @@ static int scan_push(struct scan *s, const char *name, size_t name_len, char *pa
 	return 0;
 }
 
-static int scan_filter(const struct dirent *d)
+static bool scan_filter(const char *name)
 {
-	size_t len = strlen(d->d_name);
+	size_t len = strlen(name);
 	size_t fix = strlen(SCAN_PREFIX) + strlen(SCAN_SUFFIX);
-	return len >= fix && strncmp(d->d_name, SCAN_PREFIX, strlen(SCAN_PREFIX)) == 0 &&
-	       strcmp(d->d_name + len - strlen(SCAN_SUFFIX), SCAN_SUFFIX) == 0;
+	return len >= fix && strncmp(name, SCAN_PREFIX, strlen(SCAN_PREFIX)) == 0 &&
+	       strcmp(name + len - strlen(SCAN_SUFFIX), SCAN_SUFFIX) == 0;
+}
+
+static int scan_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The plugin file names in dir, sorted; *n of them (0 for a directory that
+ * cannot be read). scandir() is not in mingw-w64's C library. */
+static char **scan_names(const char *dir, size_t *n, int *err)
+{
+	char **v = NULL;
+	size_t cap = 0;
+	*n = 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return NULL;
+	for (struct dirent *e; !*err && (e = readdir(d));) {
+		if (!scan_filter(e->d_name))
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 8;
+			char **grown = realloc(v, cap * sizeof(*v));
+			if (!grown) {
+				*err = ENOMEM;
+				break;
+			}
+			v = grown;
+		}
+		if (!(v[*n] = strdup(e->d_name)))
+			*err = ENOMEM;
+		else
+			(*n)++;
+	}
+	closedir(d);
+	if (*n)
+		qsort(v, *n, sizeof(*v), scan_cmp);
+	return v;
 }
 
 /* A directory named twice (the plugin dir also in TPARKER_PLUGIN_PATH)
@@ -68,7 +119,11 @@ static int scan_dir(struct scan *s, const char *dir, size_t dir_len, char (**see
 {
 	char path[PATH_MAX], real[PATH_MAX];
 	snprintf(path, sizeof(path), "%.*s", (int)dir_len, dir);
+#if defined(_WIN32)
+	if (!_fullpath(real, path, sizeof(real)))
+#else
 	if (!realpath(path, real))
+#endif
 		return 0; /* a missing directory holds no plugins */
 	if (scan_seen_dir(*seen, *nseen, real))
 		return 0;
@@ -78,16 +133,14 @@ static int scan_dir(struct scan *s, const char *dir, size_t dir_len, char (**see
 	*seen = grown;
 	memcpy(grown[(*nseen)++], real, sizeof(real));
 
-	struct dirent **list;
-	int n = scandir(path, &list, scan_filter, alphasort);
-	if (n < 0)
-		return 0;
+	size_t n;
 	int err = 0;
-	for (int i = 0; i < n; i++) {
-		const char *file = list[i]->d_name;
+	char **list = scan_names(path, &n, &err);
+	for (size_t i = 0; i < n; i++) {
+		const char *file = list[i];
 		size_t len = strlen(file);
 		char *full = NULL;
-		if (!err && asprintf(&full, "%s/%s", path, file) < 0)
+		if (!err && asprintf(&full, "%s" SCAN_DIR_SEP "%s", path, file) < 0)
 			err = ENOMEM;
 		if (!err) {
 			err = scan_push(s, file + strlen(SCAN_PREFIX),
@@ -111,7 +164,7 @@ int scan_backends(struct scan *s)
 	bool ignored;
 	const char *path = scan_env("TPARKER_PLUGIN_PATH", &ignored);
 	while (!err && path && *path) {
-		const char *colon = strchr(path, ':');
+		const char *colon = strchr(path, SCAN_LIST_SEP);
 		size_t len = colon ? (size_t)(colon - path) : strlen(path);
 		if (len > 0)
 			err = scan_dir(s, path, len, &seen, &nseen);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "bench_os.h"
 
 #define IDLE_THREADS	  8
 #define STORM_GAP_NS	  200000u /* lets the parked threads fall fully asleep */
@@ -274,10 +275,10 @@ void bench_timeout(const struct bench_variant *v, const struct bench_cfg *c, dou
 	for (unsigned i = 0; i < n; i++) {
 		v->ops->prepare_park(p);
 		struct timespec now, deadline;
-		clock_gettime(CLOCK_MONOTONIC, &now);
+		now = tparker_now();
 		deadline = bench_ts_add_ns(now, TIMEOUT_NS);
 		bool unparked = v->ops->park_until(p, &deadline);
-		clock_gettime(CLOCK_MONOTONIC, &now);
+		now = tparker_now();
 		if (unparked)
 			bench_fail("%s: timeout: park_until returned 'unparked' but nobody "
 				   "unparked it",
@@ -334,11 +335,10 @@ static void *idle_thread(void *arg)
 
 static uint64_t thread_cpu_ns(pthread_t t, const char *name)
 {
-	clockid_t id;
-	struct timespec ts;
-	if (pthread_getcpuclockid(t, &id) != 0 || clock_gettime(id, &ts) != 0)
+	uint64_t ns;
+	if (bench_thread_cpu_ns(t, &ns) != 0)
 		bench_fail("%s: idle: cannot read a thread's CPU clock", name);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return ns;
 }
 
 void bench_idle(const struct bench_variant *v, const struct bench_cfg *c, double *out)

@@ -16,21 +16,19 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <tparker/lot.h>
 #include <tparker/sync.h>
 
 #include "bench.h"
 #include "bench_lock.h"
+#include "bench_os.h"
 
 #define MAX_ROUNDS 64
 
@@ -49,8 +47,11 @@ static void lock_init(struct any_lock *l, enum lock_kind k)
 	l->kind = k;
 	pthread_mutexattr_t a;
 	pthread_mutexattr_init(&a);
+/* mingw-w64 has no adaptive type: there the column is the plain mutex. */
+#if !defined(_WIN32)
 	if (k == L_ADAPTIVE)
 		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
 	pthread_mutex_init(&l->p, &a);
 	pthread_mutexattr_destroy(&a);
 }
@@ -387,7 +388,7 @@ static void ww_wait(struct ww *w, uint32_t seen)
 	if (w->tp)
 		tparker_wait(&w->word, &seen, 4, NULL);
 	else
-		syscall(SYS_futex, &w->word, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+		bench_word_wait(&w->word, seen);
 }
 
 static void ww_set(struct ww *w, uint32_t v)
@@ -396,7 +397,7 @@ static void ww_set(struct ww *w, uint32_t v)
 	if (w->tp)
 		tparker_wake_one(&w->word);
 	else
-		syscall(SYS_futex, &w->word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+		bench_word_wake_one(&w->word);
 }
 
 static void *ww_partner(void *p)
@@ -490,7 +491,7 @@ int bench_lock_run(unsigned rounds, bool quick, bool json)
 			wmed[i][k] = bench_median(tmp, n);
 		}
 	double secs = (double)(bench_now_ns() - t_start) / 1e9;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long cpus = bench_online_cpus();
 	if (json) {
 		printf("{\n  \"bench\": \"lock\",\n  \"rounds\": %u,\n  \"cpus\": %ld,\n"
 		       "  \"seconds\": %.1f,\n  \"rows\": [\n",
@@ -500,7 +501,7 @@ int bench_lock_run(unsigned rounds, bool quick, bool json)
 			for (int k = 0; k < L_KINDS; k++) {
 				const char *name = lock_names[k];
 				if (i == C_WW && k == L_PTHREAD)
-					name = "futex";
+					name = bench_word_name;
 				if (!isnan(med[i][k]))
 					printf(", \"%s\": %.6g", name, med[i][k]);
 				if (!isnan(wmed[i][k]))
@@ -515,7 +516,7 @@ int bench_lock_run(unsigned rounds, bool quick, bool json)
 	       rounds, cpus, secs);
 	printf("ratio: tparker over pthread (default); >1 is better for tparker "
 	       "(uncontended: pthread ns / tparker ns)\n");
-	printf("wait/wake: the pthread column is the raw futex\n\n");
+	printf("wait/wake: the pthread column is the raw %s\n\n", bench_word_name);
 	printf("%-26s %14s %14s %17s %7s   %s\n", "case", "tparker_mutex", "pthread",
 	       "pthread-adaptive", "ratio", "longest wait ms (tp/pth/adapt)");
 	for (int i = 0; i < C_COUNT; i++) {

@@ -4,15 +4,13 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
-#include <unistd.h>
 
 #include "bench.h"
 #include "bench_lock.h"
+#include "bench_os.h"
 #include "cli.h"
 
 #define MAX_VARIANTS 24
@@ -161,6 +159,17 @@ static int by_priority(const void *a, const void *b)
 	       (y->backend->priority < x->backend->priority);
 }
 
+/* Appends "name: reason\n" to the malloc'ed list *s of length *len. */
+static void add_unusable(char **s, size_t *len, const char *name, const char *reason)
+{
+	size_t more = strlen(name) + strlen(reason) + 3;
+	char *grown = realloc(*s, *len + more + 1);
+	if (!grown)
+		bench_fail("out of memory");
+	*len += (size_t)snprintf(grown + *len, more + 1, "%s: %s\n", name, reason);
+	*s = grown;
+}
+
 /* Every usable backend (or those --backend names), the default's direct
  * variant, then the baselines. */
 static int collect_variants(const struct opts *o, struct bench_variant *v, size_t *nv, size_t *ref,
@@ -170,9 +179,7 @@ static int collect_variants(const struct opts *o, struct bench_variant *v, size_
 	char direct_name[TPARKER_NAME_MAX + 16];
 	snprintf(direct_name, sizeof(direct_name), "%s-direct", def->name);
 	size_t n = 0, len = 0;
-	FILE *skipped = open_memstream(unusable, &len);
-	if (!skipped)
-		bench_fail("out of memory");
+	*unusable = NULL;
 
 	for (size_t i = 0; i < o->nbackends; i++) {
 		const char *name = o->backends[i];
@@ -180,13 +187,11 @@ static int collect_variants(const struct opts *o, struct bench_variant *v, size_
 		if (strcmp(name, direct_name) == 0)
 			continue;
 		if (nl > 7 && strcmp(name + nl - 7, "-direct") == 0) {
-			fclose(skipped);
 			return cli_usage_error("bench: only the default backend has a direct "
 					       "variant ('%s'), not '%s'",
 					       direct_name, name);
 		}
 		if (!tparker_backend_get(name)) {
-			fclose(skipped);
 			return cli_usage_error("bench: --backend %s: %s", name,
 					       tparker_backend_error());
 		}
@@ -195,7 +200,6 @@ static int collect_variants(const struct opts *o, struct bench_variant *v, size_
 	struct scan s;
 	int err = scan_backends(&s);
 	if (err) {
-		fclose(skipped);
 		fprintf(stderr, "tparker: bench: %s\n", strerror(err));
 		return CLI_FAILED;
 	}
@@ -205,7 +209,7 @@ static int collect_variants(const struct opts *o, struct bench_variant *v, size_
 			continue;
 		const struct tparker_backend *b = tparker_backend_get(e->name);
 		if (!b) {
-			fprintf(skipped, "%s: %s\n", e->name, tparker_backend_error());
+			add_unusable(unusable, &len, e->name, tparker_backend_error());
 			continue;
 		}
 		bench_variant_api(&v[n], b);
@@ -217,41 +221,25 @@ static int collect_variants(const struct opts *o, struct bench_variant *v, size_
 	if (!o->nbackends || name_listed(o, def->name) || name_listed(o, direct_name))
 		bench_variant_direct(&v[n++], def);
 	*ref = n;
-	n += bench_baselines(&v[n], MAX_VARIANTS - n);
-	fclose(skipped);
+	size_t nbase = bench_baselines(&v[n], MAX_VARIANTS - n);
+	if (nbase == 0)
+		*ref = 0;
+	for (size_t i = 0; nbase == 0 && i < n; i++)
+		if (v[i].is_default)
+			*ref = i;
+	n += nbase;
 	*nv = n;
 	return 0;
 }
 
 static void machine(struct bench_results *r)
 {
-	struct utsname u;
-	if (uname(&u) == 0)
-		snprintf(r->kernel, sizeof(r->kernel), "%s %s %s", u.sysname, u.release, u.machine);
-	FILE *f = fopen("/proc/loadavg", "r");
-	if (f) {
-		double a, b, c;
-		if (fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
-			snprintf(r->loadavg, sizeof(r->loadavg), "%.2f %.2f %.2f", a, b, c);
-		fclose(f);
-	}
-	r->cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	bench_machine(r->kernel, sizeof(r->kernel), r->loadavg, sizeof(r->loadavg));
+	r->cpus = bench_online_cpus();
 	time_t now = time(NULL);
 	struct tm tm;
 	if (gmtime_r(&now, &tm))
 		strftime(r->date, sizeof(r->date), "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static int first_cpu(void)
-{
-#if defined(__linux__)
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof(set), &set) == 0)
-		for (int i = 0; i < CPU_SETSIZE; i++)
-			if (CPU_ISSET(i, &set))
-				return i;
-#endif
-	return -1;
 }
 
 static void configure(const struct opts *o, struct bench_cfg *c)
@@ -274,7 +262,7 @@ static void configure(const struct opts *o, struct bench_cfg *c)
 	}
 	if (o->rounds)
 		c->rounds = o->rounds;
-	c->pin_cpu = first_cpu();
+	c->pin_cpu = bench_first_cpu();
 }
 
 static void run_unit(const struct unit *u, const struct bench_variant *v, const struct bench_cfg *c,
@@ -399,6 +387,10 @@ int cmd_bench(int argc, char **argv)
 	bench_progress_clear();
 	r.seconds = (double)(bench_now_ns() - t_start) / 1e9;
 
+	const char *notes[] = {bench_platform_note(), bench_baselines_note()};
+	for (size_t i = 0; i < sizeof(notes) / sizeof(notes[0]); i++)
+		if (notes[i])
+			fprintf(o.json ? stderr : stdout, "note: %s\n", notes[i]);
 	if (o.json)
 		bench_print_json(&r);
 	else

@@ -12,14 +12,15 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bench_os.h"
 
 #define WATCHDOG_LIMIT_NS (5 * 1000000000ull)
 #define WATCHDOG_POLL_NS  (100 * 1000000ull)
 
 uint64_t bench_now_ns(void)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
+	/* The library's own clock, so deadlines and timings agree on every platform. */
+	struct timespec t = tparker_now();
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
@@ -39,25 +40,6 @@ int64_t bench_ts_diff_ns(const struct timespec *a, const struct timespec *b)
 	return (int64_t)(a->tv_sec - b->tv_sec) * 1000000000 + (a->tv_nsec - b->tv_nsec);
 }
 
-void bench_sleep_ns(uint64_t ns)
-{
-	struct timespec t = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
-	while (nanosleep(&t, &t) != 0 && errno == EINTR)
-		;
-}
-
-int bench_pin_self(int cpu)
-{
-#if defined(__linux__)
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-#else
-	(void)cpu;
-	return ENOSYS;
-#endif
-}
 
 /* ---- statistics ---------------------------------------------------------------- */
 
@@ -96,7 +78,7 @@ void *bench_parker_new(const struct bench_variant *v)
 {
 	size_t size =
 	    (v->parker_size + BENCH_PARKER_ALIGN - 1) / BENCH_PARKER_ALIGN * BENCH_PARKER_ALIGN;
-	void *p = aligned_alloc(BENCH_PARKER_ALIGN, size);
+	void *p = bench_aligned_alloc(BENCH_PARKER_ALIGN, size);
 	if (!p)
 		bench_fail("%s: out of memory", v->name);
 	memset(p, 0, size);
@@ -109,7 +91,7 @@ void *bench_parker_new(const struct bench_variant *v)
 void bench_parker_free(const struct bench_variant *v, void *p)
 {
 	v->ops->destroy(p);
-	free(p);
+	bench_aligned_free(p);
 }
 
 /* ---- progress line ------------------------------------------------------------ */
