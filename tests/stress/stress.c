@@ -12,8 +12,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -22,9 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "tparker/tparker.h"
+
+#include "port.h"
 
 #define MAX_WAKE_BATCH	   4
 #define MAX_DEADLINE_NS	   2000000u
@@ -76,7 +75,7 @@ static struct {
 	unsigned threads, wakers, stall_seconds;
 	bool progress;
 
-	pthread_mutex_t q_lock;
+	tp_mutex_t q_lock;
 	struct waiter **queue;
 	unsigned qlen;
 
@@ -85,7 +84,7 @@ static struct {
 	atomic_uint_least64_t finished; /* handshakes completed: the progress mark */
 	atomic_uint waiters_done;
 	atomic_bool stop_watchdog;
-} g = {.q_lock = PTHREAD_MUTEX_INITIALIZER};
+} g = {.q_lock = TP_MUTEX_INIT};
 
 static uint64_t rng_next(uint64_t *s)
 {
@@ -100,12 +99,11 @@ static uint64_t rng_next(uint64_t *s)
 
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	struct timespec ts = tp_now();
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-__attribute__((format(printf, 2, 3))) static void fail(struct waiter *w, const char *fmt, ...)
+TP_PRINTF(2, 3) static void fail(struct waiter *w, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -115,21 +113,17 @@ __attribute__((format(printf, 2, 3))) static void fail(struct waiter *w, const c
 	fprintf(stderr, "FAIL stress %s: waiter %u: %s\n", g.backend, w ? w->index : 0u, msg);
 	fflush(stderr);
 	/* A broken protocol would only produce more noise: stop here. */
-	_exit(1);
+	_Exit(1);
 }
 
 static void lock_queue(void)
 {
-	int err = pthread_mutex_lock(&g.q_lock);
-	if (err) {
-		fprintf(stderr, "FAIL: pthread_mutex_lock: %s\n", strerror(err));
-		_exit(1);
-	}
+	tp_mutex_lock(&g.q_lock);
 }
 
 static void unlock_queue(void)
 {
-	pthread_mutex_unlock(&g.q_lock);
+	tp_mutex_unlock(&g.q_lock);
 }
 
 /* Under q_lock. */
@@ -198,8 +192,7 @@ static void *waiter_main(void *arg)
 				set_state(w, W_PARKED, OP_CHECK);
 				observe_wake(w, "park_until returned true");
 			} else {
-				struct timespec now;
-				clock_gettime(CLOCK_MONOTONIC, &now);
+				struct timespec now = tp_now();
 				if (now.tv_sec < d.tv_sec ||
 				    (now.tv_sec == d.tv_sec && now.tv_nsec < d.tv_nsec))
 					fail(w, "park_until returned false before its deadline");
@@ -271,15 +264,12 @@ static void *waker_main(void *arg)
 		if (n > 0) {
 			idle = 0;
 			uint64_t r = rng_next(&rng);
-			if (r % 32 == 0) {
-				struct timespec pause = {0, (long)((r >> 8) % 1000000)};
-				nanosleep(&pause, NULL);
-			}
+			if (r % 32 == 0)
+				tp_sleep_ns((int64_t)((r >> 8) % 1000000));
 		} else if (++idle < 16) {
-			sched_yield();
+			tp_yield();
 		} else {
-			struct timespec pause = {0, 20000};
-			nanosleep(&pause, NULL);
+			tp_sleep_ns(20000);
 		}
 	}
 	return NULL;
@@ -295,10 +285,9 @@ static void dump_stuck(const char *what, double stalled_s, long stuck)
 	 * thread holds it. */
 	bool locked = false;
 	for (int i = 0; i < 100 && !locked; i++) {
-		locked = pthread_mutex_trylock(&g.q_lock) == 0;
+		locked = tp_mutex_trylock(&g.q_lock);
 		if (!locked) {
-			struct timespec pause = {0, 1000000};
-			nanosleep(&pause, NULL);
+			tp_sleep_ns(1000000);
 		}
 	}
 	for (unsigned i = 0; i < g.threads; i++) {
@@ -338,21 +327,20 @@ static void *watchdog_main(void *arg)
 	uint64_t *w_change = calloc(g.threads, sizeof(*w_change));
 	if (!w_last || !w_change) {
 		fprintf(stderr, "FAIL: out of memory\n");
-		_exit(1);
+		_Exit(1);
 	}
 	for (unsigned i = 0; i < g.threads; i++)
 		w_change[i] = start;
 
 	while (!atomic_load(&g.stop_watchdog)) {
-		struct timespec pause = {0, WATCHDOG_PERIOD_MS * 1000000L};
-		nanosleep(&pause, NULL);
+		tp_sleep_ns(WATCHDOG_PERIOD_MS * 1000000LL);
 		uint64_t cur = atomic_load(&g.finished), t = now_ns();
 		if (cur != last) {
 			last = cur;
 			last_change = t;
 		} else if (t - last_change > stall_ns) {
 			dump_stuck("no handshake at all", (double)(t - last_change) / 1e9, -1);
-			_exit(1);
+			_Exit(1);
 		}
 		for (unsigned i = 0; i < g.threads; i++) {
 			struct waiter *w = &g.waiters[i];
@@ -365,7 +353,7 @@ static void *watchdog_main(void *arg)
 				char what[64];
 				snprintf(what, sizeof(what), "waiter %u made no progress", i);
 				dump_stuck(what, (double)(t - w_change[i]) / 1e9, (long)i);
-				_exit(1);
+				_Exit(1);
 			}
 		}
 		if (g.progress && t - last_report > 10000000000u) {
@@ -399,13 +387,9 @@ static uint64_t parse_num(const char *argv0, const char *s, uint64_t min, uint64
 	return (uint64_t)v;
 }
 
-static void start(pthread_t *t, void *(*fn)(void *), void *arg)
+static void start(tp_thread_t *t, void *(*fn)(void *), void *arg)
 {
-	int err = pthread_create(t, NULL, fn, arg);
-	if (err) {
-		fprintf(stderr, "FAIL: pthread_create: %s\n", strerror(err));
-		exit(1);
-	}
+	tp_thread_start(t, fn, arg);
 }
 
 int main(int argc, char **argv)
@@ -440,7 +424,7 @@ int main(int argc, char **argv)
 		return 77;
 	}
 
-	g.waiters = aligned_alloc(_Alignof(struct waiter), g.threads * sizeof(*g.waiters));
+	g.waiters = tp_aligned_alloc(_Alignof(struct waiter), g.threads * sizeof(*g.waiters));
 	g.queue = calloc(g.threads, sizeof(*g.queue));
 	if (!g.waiters || !g.queue) {
 		fprintf(stderr, "FAIL: out of memory\n");
@@ -460,7 +444,7 @@ int main(int argc, char **argv)
 		w->rng = seed + i * 0x9E3779B97F4A7C15ull + 1;
 	}
 
-	pthread_t dog, *wt = calloc(g.threads, sizeof(*wt)), *kt = calloc(g.wakers, sizeof(*kt));
+	tp_thread_t dog, *wt = calloc(g.threads, sizeof(*wt)), *kt = calloc(g.wakers, sizeof(*kt));
 	if (!wt || !kt) {
 		fprintf(stderr, "FAIL: out of memory\n");
 		return 1;
@@ -472,12 +456,12 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < g.threads; i++)
 		start(&wt[i], waiter_main, &g.waiters[i]);
 	for (unsigned i = 0; i < g.threads; i++)
-		pthread_join(wt[i], NULL);
+		tp_thread_join(wt[i]);
 	for (unsigned i = 0; i < g.wakers; i++)
-		pthread_join(kt[i], NULL);
+		tp_thread_join(kt[i]);
 	double secs = (double)(now_ns() - t0) / 1e9;
 	atomic_store(&g.stop_watchdog, true);
-	pthread_join(dog, NULL);
+	tp_thread_join(dog);
 
 	/* All threads are joined: the plain fields are safe to read. */
 	uint64_t wakes = 0, timeouts = 0, raced = 0, lost = 0;
@@ -518,6 +502,6 @@ int main(int argc, char **argv)
 	free(wt);
 	free(kt);
 	free(g.queue);
-	free(g.waiters);
+	tp_aligned_free(g.waiters);
 	return 0;
 }
