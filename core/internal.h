@@ -17,6 +17,12 @@
 
 #define TP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* 0 when the build has no plugin loading (plugin_loading=false): only the
+ * built-in backends exist, and no plugin folder is read. */
+#ifndef TP_PLUGIN_LOADING
+#define TP_PLUGIN_LOADING 1
+#endif
+
 /* What the shared files need to know about the platform, as macros so that
  * their code stays one; the platform's own code lives in twins that
  * core/meson.build picks (loader.c, loader-windows.c). */
@@ -64,8 +70,8 @@ extern const struct tparker_host tp_host;
 _Noreturn void tp_fatal(const char *fmt, ...) __attribute__((format(TP_PRINTF_FORMAT, 1, 2)));
 
 /* loader.c: the only file that knows about dlopen (loader-windows.c:
- * LoadLibraryExW). On failure returns an
- * errno value and writes the reason. */
+ * LoadLibraryExW; loader-none.c, for plugin_loading=false, loads nothing).
+ * On failure returns an errno value and writes the reason. */
 int tp_dl_load(const char *path, void **handle, tparker_backend_entry_fn *entry, char *why,
 	       size_t why_len);
 void tp_dl_close(void *handle);
@@ -85,6 +91,13 @@ const struct tparker_backend *tp_registry_find_name(const char *name);
 bool tp_registry_contains(const struct tparker_backend *b);
 /* The i-th adopted backend, NULL past the end. */
 const struct tparker_backend *tp_registry_at(size_t i);
+/* Validate, probe and adopt the plugins compiled into the core, right after
+ * spin; caller holds the loader lock. */
+void tp_registry_add_builtins(void);
+/* NULL when no plugin of that name is compiled in; else "" when it was
+ * adopted, or why it was not. A plugin file of a built-in name is never
+ * loaded: the build's own backend wins. */
+const char *tp_builtin_status(const char *name);
 /* The loader lock, which serialises every plugin load and the choice. The
  * lock fails (false, with a reason) only when the calling thread holds it
  * already: a plugin's constructor or probe, or an allocator the loader

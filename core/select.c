@@ -36,6 +36,8 @@ typedef bool (*tp_dir_fn)(const char *dir, size_t len, void *ctx);
  * when fn returns false. */
 static void tp_for_each_dir(tp_dir_fn fn, void *ctx)
 {
+	if (!TP_PLUGIN_LOADING)
+		return;
 	const char *path = tp_getenv("TPARKER_PLUGIN_PATH");
 	while (path && *path) {
 		const char *colon = strchr(path, TP_PATH_LIST_SEP);
@@ -58,6 +60,10 @@ static bool tp_describe_dir(const char *dir, size_t len, void *ctx)
 
 static void tp_search_path(char *out)
 {
+	if (!TP_PLUGIN_LOADING) {
+		snprintf(out, TP_REASON_MAX, "(no folder: built without plugin loading)");
+		return;
+	}
 	out[0] = '\0';
 	tp_for_each_dir(tp_describe_dir, out);
 }
@@ -92,9 +98,18 @@ static int tp_open_locked(const char *path, const struct tparker_backend **out, 
 	const char *expect_name = tp_name_from_file(path, expect);
 	void *handle;
 	tparker_backend_entry_fn entry;
+	int err;
 
 	tp_debug("trying %s", path);
-	int err = tp_dl_load(path, &handle, &entry, why, why_len);
+	if (expect_name && tp_builtin_status(expect_name)) {
+		snprintf(why, why_len,
+			 "'%s' is built into this libtparker: a plugin file of that name is never "
+			 "loaded",
+			 expect_name);
+		err = EEXIST;
+		goto rejected;
+	}
+	err = tp_dl_load(path, &handle, &entry, why, why_len);
 	if (err)
 		goto rejected;
 	const struct tparker_backend *src = entry(&tp_host);
@@ -108,6 +123,13 @@ static int tp_open_locked(const char *path, const struct tparker_backend **out, 
 	}
 	struct tparker_backend copy;
 	err = tp_validate(src, expect_name, &copy, why, why_len);
+	if (!err && tp_builtin_status(copy.name)) {
+		snprintf(why, why_len,
+			 "'%s' is built into this libtparker: a plugin file of that name is never "
+			 "loaded",
+			 copy.name);
+		err = EEXIST;
+	}
 	if (!err && tp_registry_find_name(copy.name)) {
 		snprintf(why, why_len, "a backend named '%s' is already loaded", copy.name);
 		err = EEXIST;
@@ -156,6 +178,19 @@ static const struct tparker_backend *tp_get_locked(const char *name, char *why, 
 	const struct tparker_backend *b = tp_registry_find_name(name);
 	if (b)
 		return b;
+	const char *builtin_why = tp_builtin_status(name);
+	if (builtin_why) {
+		/* Rejected at start-up (its probe failed): no file stands in. */
+		tp_format(why, why_len, "built-in %s: %s", name, builtin_why);
+		return NULL;
+	}
+	if (!TP_PLUGIN_LOADING) {
+		tp_format(why, why_len,
+			  "no backend named '%s' is built into this libtparker, which was built "
+			  "without plugin loading (plugin_loading=false)",
+			  name);
+		return NULL;
+	}
 	struct tp_find f = {.name = name};
 	tp_for_each_dir(tp_find_in_dir, &f);
 	if (!f.found) {
@@ -233,6 +268,12 @@ static bool tp_scan_dir(const char *dir, size_t len, void *ctx)
 		if (!found)
 			break;
 		memcpy(last, next, sizeof(next));
+		if (tp_builtin_status(next)) {
+			tp_debug("%s" TP_DIR_SEP_S "tparker-%s" TP_PLUGIN_SUFFIX
+				 " skipped: '%s' is built into this libtparker",
+				 path, next, next);
+			continue;
+		}
 		if (tp_registry_find_name(next))
 			continue;
 		char file[PATH_MAX], why[TP_REASON_MAX];
@@ -360,6 +401,7 @@ static void tp_choose(void)
 	char why[TP_REASON_MAX];
 	if (!tp_loader_lock(why, sizeof(why)))
 		tp_fatal("choosing the default backend: %s", why);
+	tp_registry_add_builtins();
 	const char *forced = tp_getenv("TPARKER_BACKEND");
 	if (forced) {
 		tp_debug("TPARKER_BACKEND=%s", forced);
@@ -375,6 +417,10 @@ static void tp_choose(void)
 			tp_format(tp_reason, sizeof(tp_reason),
 				  "highest priority usable plugin (priority %d; usable: %s)",
 				  (int)s.best->priority, s.usable);
+		else if (!TP_PLUGIN_LOADING)
+			snprintf(tp_reason, sizeof(tp_reason),
+				 "last resort: no usable built-in backend, and this libtparker was "
+				 "built without plugin loading");
 		else
 			snprintf(tp_reason, sizeof(tp_reason),
 				 "last resort: no usable plugin in %s", dirs);

@@ -215,6 +215,29 @@ typedef const struct tparker_backend *(*tparker_backend_entry_fn)(const struct t
 #define TPARKER_PLUGIN_EXPORT
 #endif
 
+#if defined(TPARKER_BUILTIN_PLUGIN)
+/*
+ * A plugin compiled into the core (the build's builtin_plugins option):
+ * built with -DTPARKER_BUILTIN_PLUGIN=<name>, TPARKER_BACKEND_DEFINE(ops)
+ * defines tparker_builtin_<name>_entry() instead of the exported entry
+ * symbol, with the same signature, and the host pointer becomes
+ * tparker_builtin_<name>_host: several plugins then live in one library
+ * without a clash, and none of them is exported. The core's table of
+ * built-in entries calls it once, as the loader calls a file's entry.
+ */
+#define TPARKER_BUILTIN_NAME_(prefix, name, suffix) prefix##name##suffix
+#define TPARKER_BUILTIN_NAME(prefix, name, suffix) TPARKER_BUILTIN_NAME_(prefix, name, suffix)
+#define tparker_plugin_host TPARKER_BUILTIN_NAME(tparker_builtin_, TPARKER_BUILTIN_PLUGIN, _host)
+#define TPARKER_BUILTIN_ENTRY TPARKER_BUILTIN_NAME(tparker_builtin_, TPARKER_BUILTIN_PLUGIN, _entry)
+#define TPARKER_BACKEND_DEFINE(ops)                                                           \
+	const struct tparker_host *tparker_plugin_host;                                       \
+	const struct tparker_backend *TPARKER_BUILTIN_ENTRY(const struct tparker_host *host); \
+	const struct tparker_backend *TPARKER_BUILTIN_ENTRY(const struct tparker_host *host)  \
+	{                                                                                      \
+		tparker_plugin_host = host;                                                    \
+		return &(ops);                                                                 \
+	}
+#else
 /* In a plugin: TPARKER_BACKEND_DEFINE(my_ops) exports the entry symbol and
  * keeps the host table in tparker_plugin_host for the plugin's own use. */
 #define TPARKER_BACKEND_DEFINE(ops)                                                           \
@@ -227,6 +250,7 @@ typedef const struct tparker_backend *(*tparker_backend_entry_fn)(const struct t
 		tparker_plugin_host = host;                                                    \
 		return &(ops);                                                                 \
 	}
+#endif
 
 /* ---- inline helpers shared by the core and plugins ---------------------- */
 
