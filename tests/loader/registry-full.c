@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The limit of one process's table of backends, and one past it: spin and
- * 63 plugins are adopted, the 64th plugin is refused with a reason that
- * names the limit, and the adopted ones still park.
+ * The limit of one process's table of backends, and one past it: spin, the
+ * usable built-in plugins and as many plugin files as fill the table of 64
+ * are adopted, the next file is refused with a reason that names the limit,
+ * and the adopted ones still park.
  *
  * Environment (set by meson): TPARKER_BACKEND=spin, TPARKER_PLUGIN_PATH the
- * folder of tparker-many00.so to tparker-many63.so.
+ * folder of tparker-many00.so to tparker-many63.so, TPTEST_BUILTINS the
+ * comma list of the plugins compiled into the library (may be empty).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <tparker/tparker.h>
@@ -17,6 +20,14 @@
 int main(void)
 {
 	int adopted = 1, bad = 0; /* spin */
+	/* The built-in ones that passed their probe hold a place each. */
+	const char *env = getenv("TPTEST_BUILTINS");
+	char builtins[256];
+	snprintf(builtins, sizeof(builtins), "%s", env ? env : "");
+	char *save = NULL;
+	for (char *n = strtok_r(builtins, ",", &save); n; n = strtok_r(NULL, ",", &save))
+		adopted += tparker_backend_get(n) != NULL;
+	int preloaded = adopted;
 	const tparker_backend_t *last = NULL;
 	for (int i = 0; i < TABLE_MAX; i++) {
 		char name[16];
@@ -47,6 +58,7 @@ int main(void)
 	tparker_unpark(tparker_unpark_lock(&p));
 	tparker_park(&p);
 	tparker_destroy(&p);
-	printf("%d backends adopted (spin and 63 plugins), the 64th plugin refused\n", adopted);
+	printf("%d backends adopted (spin, %d built in, %d plugin files), the next file refused\n",
+	       adopted, preloaded - 1, adopted - preloaded);
 	return bad;
 }

@@ -7,7 +7,10 @@
  *
  * Environment (set by meson): TPTEST_CHILD (select-child), TPTEST_PLUGIN_DIR
  * (the build folder of the real plugins), TPTEST_LOADER_DIR (the good and
- * broken test plugins), TPTEST_PLUGINS (comma list of the plugins built).
+ * broken test plugins), TPTEST_PLUGINS (comma list of the plugins built, in
+ * the library or as files), TPTEST_BUILTINS (those compiled into the library,
+ * may be empty) and TPTEST_SHADOW_DIR (files of the built-in plugins' names,
+ * empty when there are none).
  * Which of them are usable here, select-child itself says first.
  */
 #include <dirent.h>
@@ -31,7 +34,7 @@ extern char **environ;
 /* The longest TPARKER_BACKEND the library accepts. */
 #define TPARKER_TEST_VALUE_MAX 4096
 
-static const char *child_path, *plugin_dir, *loader_dir, *plugins;
+static const char *child_path, *plugin_dir, *loader_dir, *plugins, *builtins, *shadow_dir;
 
 /* Automatic-choice priorities of the native plugins (the README's backend table). */
 static const struct {
@@ -264,11 +267,10 @@ static int priority_of(const char *name)
 	return -1;
 }
 
-/* The plugin names from TPTEST_PLUGINS, in a static list. */
-static size_t plugin_list(char names[][64], size_t max)
+/* The names of a comma list, in a static list. */
+static size_t name_list(const char *p, char names[][64], size_t max)
 {
 	size_t n = 0;
-	const char *p = plugins;
 	while (*p && n < max) {
 		size_t len = strcspn(p, ",");
 		if (len > 0 && len < 64) {
@@ -281,6 +283,12 @@ static size_t plugin_list(char names[][64], size_t max)
 			p++;
 	}
 	return n;
+}
+
+/* The plugin names from TPTEST_PLUGINS. */
+static size_t plugin_list(char names[][64], size_t max)
+{
+	return name_list(plugins, names, max);
 }
 
 static void find_usable(void)
@@ -310,11 +318,11 @@ static void find_usable(void)
 	}
 }
 
-/* The best usable built plugin by priority, or spin. */
-static const char *expected_auto(void)
+/* The best usable plugin of a comma list by priority, or spin. */
+static const char *best_of(const char *list)
 {
 	static char names[16][64];
-	size_t n = plugin_list(names, 16);
+	size_t n = name_list(list, names, 16);
 	const char *best = "spin";
 	int best_prio = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -330,6 +338,12 @@ static const char *expected_auto(void)
 		}
 	}
 	return best;
+}
+
+/* The best usable built plugin by priority, or spin. */
+static const char *expected_auto(void)
+{
+	return best_of(plugins);
 }
 
 static const char *auto_reason(const char *name)
@@ -374,8 +388,9 @@ static bool dir_has_plugins(const char *dir)
 
 static void test_spin_last_resort(void)
 {
-	/* With no plugin anywhere, spin is all there is. An installed
-	 * libtparker in the compiled-in directory would spoil the premise. */
+	/* With no plugin file anywhere, spin and the built-in plugins are all
+	 * there is. An installed libtparker in the compiled-in directory would
+	 * spoil the premise. */
 	if (dir_has_plugins(tparker_plugin_dir())) {
 		fprintf(stderr, "\n  skipped: %s has plugins\n", tparker_plugin_dir());
 		return;
@@ -383,8 +398,9 @@ static void test_spin_last_resort(void)
 	char tmpl[] = "/tmp/tparker-empty-XXXXXX";
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(tmpl));
 	struct run r;
+	const char *want = best_of(builtins);
 	run_child(NULL, tmpl, NULL, &r);
-	CU_ASSERT(ok_run("empty plugin path", &r, "spin", "last resort"));
+	CU_ASSERT(ok_run("empty plugin path", &r, want, auto_reason(want)));
 	run_free(&r);
 	rmdir(tmpl);
 }
@@ -622,10 +638,71 @@ static void test_debug_log(void)
 	run_free(&r);
 }
 
+/* A plugin file named like a built-in plugin is never loaded: not by the
+ * automatic choice (which logs why it skips it), not by name, and not by
+ * path (an error naming the reason). */
+static void test_builtin_wins(void)
+{
+	static char names[16][64];
+	size_t n = name_list(builtins, names, 16);
+	if (n == 0) {
+		fprintf(stderr, "\n  skipped: no plugin is built into this libtparker\n");
+		return;
+	}
+	CU_ASSERT_FATAL(*shadow_dir != '\0');
+	const char *want = best_of(builtins);
+	for (size_t i = 0; i < n; i++) {
+		char *file = xasprintf("%s/tparker-%s.so", shadow_dir, names[i]);
+		char *skipped =
+		    xasprintf("tparker-%s.so skipped: '%s' is built into this libtparker", names[i],
+			      names[i]);
+		char *tried = xasprintf("trying %s%s", file, "");
+		struct run r;
+		run_child(NULL, shadow_dir, "1", &r);
+		bool good = WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 &&
+			    strncmp(r.out, want, strlen(want)) == 0 &&
+			    r.out[strlen(want)] == '\n' && strstr(r.err, skipped) &&
+			    !strstr(r.err, tried);
+		CU_ASSERT(good);
+		if (!good) {
+			describe("a file of a built-in name, unset", &r);
+			fprintf(stderr,
+				"  expected: %s chosen, \"%s\" logged, the file not tried\n", want,
+				skipped);
+		}
+		run_free(&r);
+
+		if (usable(names[i])) {
+			run_child(names[i], shadow_dir, "1", &r);
+			good = WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 &&
+			       strncmp(r.out, names[i], strlen(names[i])) == 0 &&
+			       !strstr(r.err, tried);
+			CU_ASSERT(good);
+			if (!good) {
+				describe("a file of a built-in name, forced by name", &r);
+				fprintf(stderr, "  expected: the built-in %s, the file not tried\n",
+					names[i]);
+			}
+			run_free(&r);
+		}
+
+		run_child(file, shadow_dir, NULL, &r);
+		const char *needles[] = {file, "is built into this libtparker", NULL};
+		CU_ASSERT(fatal_run("a file of a built-in name, forced by path", &r, needles));
+		run_free(&r);
+		free(file);
+		free(skipped);
+		free(tried);
+	}
+}
+
 static const char *need_env(const char *name)
 {
 	const char *v = getenv(name);
-	if (!v || (!*v && strcmp(name, "TPTEST_PLUGINS") != 0)) {
+	bool may_be_empty = strcmp(name, "TPTEST_PLUGINS") == 0 ||
+			    strcmp(name, "TPTEST_BUILTINS") == 0 ||
+			    strcmp(name, "TPTEST_SHADOW_DIR") == 0;
+	if (!v || (!*v && !may_be_empty)) {
 		fprintf(stderr, "test-select: %s is not set (run it by meson test)\n", name);
 		exit(1);
 	}
@@ -638,6 +715,8 @@ int main(void)
 	plugin_dir = need_env("TPTEST_PLUGIN_DIR");
 	loader_dir = need_env("TPTEST_LOADER_DIR");
 	plugins = need_env("TPTEST_PLUGINS");
+	builtins = need_env("TPTEST_BUILTINS");
+	shadow_dir = need_env("TPTEST_SHADOW_DIR");
 	find_usable();
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -650,7 +729,7 @@ int main(void)
 		void (*fn)(void);
 	} tests[] = {
 	    {"unset: best usable plugin", test_unset},
-	    {"unset, no plugins: spin", test_spin_last_resort},
+	    {"unset, no plugin files: the best built-in, else spin", test_spin_last_resort},
 	    {"forced: each backend", test_forced_each},
 	    {"forced: lists and blanks", test_forced_lists},
 	    {"forced: a plugin file", test_forced_path},
@@ -659,6 +738,7 @@ int main(void)
 	    {"forced: every entry count and length at the bounds", test_forced_bounds},
 	    {"broken plugins skipped", test_broken_skipped},
 	    {"TPARKER_DEBUG=1 narrates", test_debug_log},
+	    {"a plugin file never stands in for a built-in one", test_builtin_wins},
 	};
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
 		if (!CU_add_test(s, tests[i].name, tests[i].fn))
