@@ -8,14 +8,26 @@
  * a wakeup seen while spinning costs ~100 ns instead of two system calls and
  * a trip through the scheduler. It only burns time otherwise, so it is
  * bounded in time (TPARKER_SPIN_NS, not an iteration count that means
- * nothing across CPUs) and switched off where it cannot win:
+ * nothing across CPUs) and adapts:
  *   - the thread may run on one CPU only (machine or affinity mask): the
- *     unparker cannot run while we spin;
+ *     unparker cannot run while we spin, so no spin at all;
  *   - the last unparker ran on the CPU we are on: it has to be scheduled
- *     in our place before it can wake us;
+ *     in our place before it can wake us, so the spin yields the CPU
+ *     (a few times) instead of pausing. A partner queued behind us runs at once, and
+ *     the two stay runnable rather than asleep, which lets an idle CPU
+ *     pull one of them over. Skipping the spin instead is a trap: each
+ *     futex wake then places the woken thread on its waker's CPU again,
+ *     and the pair never leaves the one CPU (measured: every decision of a
+ *     fresh ping-pong pair was that skip, none ever spun);
  *   - spinning has rarely succeeded lately (a loaded machine, a producer
  *     slower than the bound): a per-parker score, with an occasional retry
- *     so that a parker recovers when conditions change.
+ *     so that a parker recovers when conditions change. A retry is a probe
+ *     TP_SPIN_PROBE_FACTOR times longer than the bound: a partner that was
+ *     asleep (why the spins failed) takes longer than the bound to wake,
+ *     on a VM tens of microseconds, so a retry of the normal length fails
+ *     just as the spins before it did, and the pair stays asleep for good.
+ *     A probe that succeeds fills the score, so that the partner, which
+ *     is awake now, has time to find spinning pays too.
  *
  * No thread-local storage: a plugin is dlopen'ed, so its TLS is allocated
  * with malloc on a thread's first touch, and a park must never allocate (an
@@ -58,8 +70,18 @@
 #define TP_SPIN_RETRY_SHIFT_MIN 4
 #define TP_SPIN_RETRY_SHIFT_MAX 10
 /* Spin decisions of a parker between two reads of its owner's affinity
- * mask (a thread can change its own). */
-#define TP_SPIN_AFFINITY_EVERY 4096u
+ * mask (a thread can change its own): a system call of well under 1 us
+ * over 512 parks, and a thread released from one CPU spins again within
+ * a few milliseconds. */
+#define TP_SPIN_AFFINITY_EVERY 512u
+/* A retry spins this many times the bound (capped at TP_SPIN_MAX_NS): long
+ * enough to cover a sleeping partner's wakeup (5 us -> 40 us). */
+#define TP_SPIN_PROBE_FACTOR 8u
+/* At most this many yields per spin on the waker's CPU: a partner queued
+ * behind us needs one to run and wake us; on a loaded machine each yield
+ * can hand the CPU to another program for a whole time slice, so a spin
+ * made of yields is kept to a few. */
+#define TP_SPIN_YIELDS 4
 
 /* Set once by probe, before any parker exists; relaxed loads after. */
 static _Atomic uint32_t tp_spin_ns = TP_SPIN_DEFAULT_NS;
@@ -81,14 +103,23 @@ struct tp_spin_state {
 	 * until the next read. */
 	uint16_t cpus;
 	uint16_t age;
+	/* The plan tp_spin_worth_it made for the next tp_spin_wait: yield
+	 * rather than pause (the waker shares our CPU), and probe (a retry). */
+	bool yield;
+	bool probe;
 };
 
 static inline uint16_t tp_spin_read_cpus(void)
 {
+#if defined(__linux__) && defined(CPU_COUNT)
 	cpu_set_t set;
 	/* A mask wider than cpu_set_t (over 1024 CPUs) is many CPUs. */
 	int n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 2;
-	return (uint16_t)(n > 0 ? n : 2);
+#else
+	/* No affinity mask to read: the CPUs online. */
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+#endif
+	return (uint16_t)(n > 0 ? (n < UINT16_MAX ? n : UINT16_MAX) : 2);
 }
 
 static inline void tp_spin_init(struct tp_spin_state *s)
@@ -99,6 +130,8 @@ static inline void tp_spin_init(struct tp_spin_state *s)
 	s->skipped = 0;
 	s->cpus = (uint16_t)atomic_load_explicit(&tp_spin_cpus_at_probe, memory_order_relaxed);
 	s->age = TP_SPIN_AFFINITY_EVERY;
+	s->yield = false;
+	s->probe = false;
 }
 
 /* Read TPARKER_SPIN_NS and the machine's CPU count; from probe. */
@@ -149,20 +182,47 @@ static inline void tp_spin_note_waker(struct tp_spin_state *s)
 	atomic_store_explicit(&s->waker_cpu, tp_current_cpu(), memory_order_relaxed);
 }
 
-/* Owner: is a spin worth trying now? */
+/* Owner: is a spin worth trying now? Plans how for tp_spin_wait. */
 static inline bool tp_spin_worth_it(struct tp_spin_state *s, uint32_t ns)
 {
 	if (!ns || tp_spin_owner_cpus(s) <= 1)
 		return false;
 	int32_t waker = atomic_load_explicit(&s->waker_cpu, memory_order_relaxed);
-	if (waker >= 0 && waker == tp_current_cpu())
-		return false;
+	s->yield = waker >= 0 && waker == tp_current_cpu();
+	s->probe = false;
 	if (s->score == 0) {
 		if (++s->skipped < (1u << s->retry_shift))
 			return false;
 		s->skipped = 0;
+		s->probe = true;
 	}
 	return true;
+}
+
+/* Owner: the bound of the spin tp_spin_worth_it planned. */
+static inline uint32_t tp_spin_bound(const struct tp_spin_state *s, uint32_t ns)
+{
+	if (!s->probe)
+		return ns;
+	return ns < TP_SPIN_MAX_NS / TP_SPIN_PROBE_FACTOR ? ns * TP_SPIN_PROBE_FACTOR
+							  : TP_SPIN_MAX_NS;
+}
+
+/* Owner: learn from a spin that was not cut short by a deadline. */
+static inline void tp_spin_learn(struct tp_spin_state *s, bool ok)
+{
+	if (ok) {
+		/* A probe that succeeded: the partner is awake again and
+		 * must find out for itself; spin for it meanwhile. */
+		s->score = s->probe			  ? TP_SPIN_SCORE_MAX
+			   : s->score < TP_SPIN_SCORE_MAX ? s->score + 1
+							  : TP_SPIN_SCORE_MAX;
+		s->retry_shift = TP_SPIN_RETRY_SHIFT_MIN;
+	} else if (s->score > 0) {
+		s->score--;
+	} else if (s->retry_shift < TP_SPIN_RETRY_SHIFT_MAX) {
+		s->retry_shift++;
+	}
 }
 
 static inline uint64_t tp_spin_ts_ns(const struct timespec *t)
@@ -171,16 +231,18 @@ static inline uint64_t tp_spin_ts_ns(const struct timespec *t)
 }
 
 /*
- * Owner: spin until *word leaves `parked` (true) or ns nanoseconds pass, or
- * the deadline (may be NULL) (false). Updates the score, except when the
- * deadline cut the spin short: that says nothing about whether spinning
- * pays.
+ * Owner: spin as tp_spin_worth_it planned, ns being TPARKER_SPIN_NS, until
+ * *word leaves `parked` (true) or the bound passes, or the deadline (may be
+ * NULL) (false). Updates the score, except when the deadline cut the spin
+ * short: that says nothing about whether spinning pays.
  */
 static inline bool tp_spin_wait(struct tp_spin_state *s, _Atomic uint32_t *word, uint32_t parked,
 				uint32_t ns, const struct timespec *deadline)
 {
 	struct timespec now = tparker_now();
-	uint64_t end = tp_spin_ts_ns(&now) + ns;
+	uint64_t end = tp_spin_ts_ns(&now) + tp_spin_bound(s, ns);
+	/* A yield is a system call: the clock is read after each. */
+	int every = s->yield ? 1 : TP_SPIN_CHECK_EVERY, yields = 0;
 	bool ok = false, cut = false;
 
 	/* A deadline beyond ~584 years cannot be converted, nor matter. */
@@ -192,29 +254,23 @@ static inline bool tp_spin_wait(struct tp_spin_state *s, _Atomic uint32_t *word,
 		}
 	}
 	for (;;) {
-		for (int i = 0; i < TP_SPIN_CHECK_EVERY; i++) {
+		for (int i = 0; i < every; i++) {
 			if (atomic_load_explicit(word, memory_order_relaxed) != parked) {
 				ok = true;
 				goto done;
 			}
-			tparker_cpu_relax();
+			if (s->yield)
+				sched_yield();
+			else
+				tparker_cpu_relax();
 		}
 		now = tparker_now();
-		if (tp_spin_ts_ns(&now) >= end)
+		if (tp_spin_ts_ns(&now) >= end || (s->yield && ++yields == TP_SPIN_YIELDS))
 			break;
 	}
 done:
-	if (ok) {
-		if (s->score < TP_SPIN_SCORE_MAX)
-			s->score++;
-		s->retry_shift = TP_SPIN_RETRY_SHIFT_MIN;
-	} else if (cut) {
-		/* Neither a success nor a failure. */
-	} else if (s->score > 0) {
-		s->score--;
-	} else if (s->retry_shift < TP_SPIN_RETRY_SHIFT_MAX) {
-		s->retry_shift++;
-	}
+	if (ok || !cut)
+		tp_spin_learn(s, ok);
 	return ok;
 }
 

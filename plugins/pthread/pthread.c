@@ -27,6 +27,14 @@
  * moment in unpark, with no other lock taken inside: it cannot join a lock
  * cycle.
  *
+ * Before it sleeps, an owner spins a little on its word, with the futex
+ * backends' adaptive rules (plugins/common/spin.h): an unpark that lands
+ * during the spin is one compare-exchange on each side, with no mutex, no
+ * condition variable and no trip through the scheduler. A timed sleep asks
+ * for an earlier wakeup and spins the rest of the way to its deadline, as
+ * those backends do, with the stripe's mutex released meanwhile (to the
+ * protocol, the same as a spurious wakeup).
+ *
  * fork(): a thread of the parent may hold a stripe's mutex, or wait on or
  * signal its condition variable, at the moment of the fork. That thread does
  * not exist in the child, which would find the mutex locked forever or, with
@@ -47,6 +55,7 @@
 #include "tparker/backend.h"
 
 #include "../common/slack.h"
+#include "../common/spin.h"
 #ifdef __linux__
 #include "../common/futex_check.h"
 #endif
@@ -57,15 +66,16 @@ enum {
 	PT_SLEEPING = 2, /* the owner waits on its stripe (or is about to) */
 };
 
-/* Word protocol 1's header is all the per-parker state there is. */
+/* Word protocol 1's header, then the owner's spin state (whose first
+ * field is the protocol's waker_cpu). */
 struct pthread_state {
 	_Atomic uint32_t word;
-	_Atomic int32_t waker_cpu; /* word protocol 1: the core writes it; unused here */
+	struct tp_spin_state spin;
 };
 
 static_assert(sizeof(struct pthread_state) <= TPARKER_STATE_MAX, "pthread state too large");
 static_assert(offsetof(struct pthread_state, word) == offsetof(struct tparker_word_v1, word) &&
-		  offsetof(struct pthread_state, waker_cpu) ==
+		  offsetof(struct pthread_state, spin.waker_cpu) ==
 		      offsetof(struct tparker_word_v1, waker_cpu),
 	      "pthread state is laid out as word protocol 1");
 
@@ -197,7 +207,6 @@ static int pthread_probe(const struct tparker_host *host, char *why, size_t why_
 {
 	int err;
 
-	(void)host;
 #ifdef __linux__
 	/* The C library aborts when a futex call it needs fails: decline
 	 * instead, so that the choice moves on to a backend that works. */
@@ -212,6 +221,8 @@ static int pthread_probe(const struct tparker_host *host, char *why, size_t why_
 		return err;
 #endif
 	err = pthread_stripes_init(why, why_len);
+	if (!err)
+		tp_spin_configure(host, "pthread");
 	return err;
 }
 
@@ -220,7 +231,7 @@ static int pthread_init(void *state)
 	struct pthread_state *s = state;
 
 	atomic_init(&s->word, PT_UNPARKED);
-	atomic_init(&s->waker_cpu, -1);
+	tp_spin_init(&s->spin);
 	return 0;
 }
 
@@ -298,10 +309,17 @@ static bool pthread_give_up(struct pthread_state *s)
 static void pthread_park(void *state)
 {
 	struct pthread_state *s = state;
+	uint32_t spin_ns = atomic_load_explicit(&tp_spin_ns, memory_order_relaxed);
 	struct pthread_stripe *st;
 	int cancel_state;
 
 	if (pthread_word(s) == PT_UNPARKED)
+		return;
+	/* Only the owner moves the word off PARKED, to SLEEPING under the
+	 * mutex: a spin that sees it change saw an unparker. */
+	if (tp_spin_worth_it(&s->spin, spin_ns) &&
+	    tp_spin_wait(&s->spin, &s->word, PT_PARKED, spin_ns, NULL) &&
+	    pthread_word(s) == PT_UNPARKED)
 		return;
 	st = pthread_stripe_of(s);
 	/* The waits are cancellation points; a cancelled owner would leave
@@ -320,15 +338,23 @@ static void pthread_park(void *state)
 static bool pthread_park_until(void *state, const struct timespec *deadline)
 {
 	struct pthread_state *s = state;
+	uint32_t spin_ns = atomic_load_explicit(&tp_spin_ns, memory_order_relaxed);
 	struct pthread_stripe *st;
 	unsigned long slack = 0;
-	bool unparked, tightened = false;
+	bool unparked, tightened = false, early;
 	int cancel_state;
 
 	if (pthread_word(s) == PT_UNPARKED)
 		return true;
 	/* A past deadline: no lock, no system call. The word stays PARKED,
 	 * which timed_out reads as a real timeout until an unparker comes. */
+	if (tparker_deadline_passed(deadline))
+		return false;
+	/* A spin that the deadline ends leaves the word PARKED: a timeout. */
+	if (tp_spin_worth_it(&s->spin, spin_ns) &&
+	    tp_spin_wait(&s->spin, &s->word, PT_PARKED, spin_ns, deadline) &&
+	    pthread_word(s) == PT_UNPARKED)
+		return true;
 	if (tparker_deadline_passed(deadline))
 		return false;
 	st = pthread_stripe_of(s);
@@ -347,9 +373,20 @@ static bool pthread_park_until(void *state, const struct timespec *deadline)
 			slack = tp_slack_tighten();
 			tightened = true;
 		}
-		int err = pthread_cond_timedwait(&st->cond, &st->mutex, deadline);
+		/* Absolute, so a spurious wakeup does not drift. */
+		struct timespec wake = tp_early_wake(&s->spin, deadline, spin_ns, &early);
+		int err = pthread_cond_timedwait(&st->cond, &st->mutex, &wake);
 		if (err && err != ETIMEDOUT)
 			pthread_fatal("pthread_cond_timedwait()", err);
+		if (err == ETIMEDOUT && early) {
+			/* The rest of the way without the mutex, which other
+			 * parkers of the stripe need; an unparker that comes
+			 * meanwhile finds SLEEPING, broadcasts to nobody, and
+			 * is seen here or by the check under the mutex. */
+			pthread_unlock(st);
+			tp_early_finish(&s->word, PT_SLEEPING, &wake, deadline);
+			pthread_lock(st);
+		}
 	}
 	pthread_unlock(st);
 	tp_slack_restore(slack);
@@ -371,10 +408,13 @@ static bool pthread_unpark_lock(void *state, tparker_unpark_handle_t *h)
 	struct pthread_state *s = state;
 	struct pthread_stripe *st = pthread_stripe_of(s);
 
+	/* Before the exchange: after it the owner may free the parker. (The
+	 * core stores it too, for the compare-exchange it runs itself.) */
+	tp_spin_note_waker(&s->spin);
 	/* Release: the caller's writes are visible to the owner that sees
-	 * UNPARKED. (waker_cpu is the core's to write; this backend never
-	 * spins.) PARKED: the owner is awake and sees UNPARKED before it could
-	 * sleep. UNPARKED: an unparker has been here already. */
+	 * UNPARKED. PARKED: the owner is awake (perhaps spinning) and sees
+	 * UNPARKED before it could sleep. UNPARKED: an unparker has been here
+	 * already. */
 	if (atomic_exchange_explicit(&s->word, PT_UNPARKED, memory_order_release) != PT_SLEEPING)
 		return false;
 	/* The stripe, not the parker: from here on the owner may free it. */

@@ -2,8 +2,10 @@
 /* The benchmarks, each written once against struct bench_ops. Every one
  * also checks the protocol as it runs: a park that returns without an
  * unpark, or a timeout before its deadline, ends the run. */
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +51,13 @@ struct pingpong {
 	atomic_uint b_ready;
 	uint64_t budget_ns;
 	int cpu;
+	/* Released mode: both threads start on pp->cpu, and each moves back
+	 * to the process's CPUs once A has set `release`. */
+	bool released_mode;
+	atomic_bool release;
+#if defined(__linux__)
+	cpu_set_t all; /* the CPUs the process may use */
+#endif
 	uint64_t trips, elapsed_ns;
 };
 
@@ -58,15 +67,30 @@ static void pingpong_pin(struct pingpong *pp)
 		bench_fail("cannot pin a thread to CPU %d", pp->cpu);
 }
 
+/* Released mode: once A says so, the calling thread may run anywhere. */
+static void pingpong_release(struct pingpong *pp, bool *done)
+{
+	if (*done || !atomic_load_explicit(&pp->release, memory_order_relaxed))
+		return;
+	*done = true;
+#if defined(__linux__)
+	int err = pthread_setaffinity_np(pthread_self(), sizeof(pp->all), &pp->all);
+	if (err)
+		bench_fail("cannot release a pinned thread: %s", strerror(err));
+#endif
+}
+
 static void *pingpong_b(void *arg)
 {
 	struct pingpong *pp = arg;
 	const struct bench_ops *o = pp->v->ops;
+	bool released = !pp->released_mode;
 	pingpong_pin(pp);
 	o->prepare_park(pp->pb);
 	atomic_store_explicit(&pp->b_ready, 1, memory_order_release);
 	for (uint64_t expect = 1;; expect++) {
 		o->park(pp->pb);
+		pingpong_release(pp, &released);
 		if (atomic_load_explicit(&pp->stop, memory_order_relaxed))
 			break;
 		uint64_t got = atomic_load_explicit(&pp->to_b, memory_order_relaxed);
@@ -86,9 +110,12 @@ static void *pingpong_a(void *arg)
 {
 	struct pingpong *pp = arg;
 	const struct bench_ops *o = pp->v->ops;
+	bool released = !pp->released_mode;
 	pingpong_pin(pp);
 	bench_wait_count(&pp->b_ready, 1);
-	/* The first eighth warms up and is not counted. */
+	/* The first eighth warms up and is not counted; in released mode,
+	 * pinned, and the pair is set free when it ends, so that what is
+	 * measured is how it does from there, its recovery included. */
 	uint64_t start = bench_now_ns(), t0 = 0, i0 = 0;
 	for (uint64_t i = 1;; i++) {
 		o->prepare_park(pp->pa);
@@ -105,7 +132,9 @@ static void *pingpong_a(void *arg)
 			continue;
 		uint64_t now = bench_now_ns();
 		if (!t0 && now - start >= pp->budget_ns / 8) {
-			t0 = now;
+			atomic_store_explicit(&pp->release, true, memory_order_relaxed);
+			pingpong_release(pp, &released);
+			t0 = bench_now_ns();
 			i0 = i;
 		} else if (t0 && now - start >= pp->budget_ns && i - i0 >= 8) {
 			pp->trips = i - i0;
@@ -119,10 +148,11 @@ static void *pingpong_a(void *arg)
 	return NULL;
 }
 
-void bench_pingpong(const struct bench_variant *v, const struct bench_cfg *c, bool pinned,
-		    double *out)
+void bench_pingpong(const struct bench_variant *v, const struct bench_cfg *c,
+		    enum bench_pp_mode mode, double *out)
 {
-	int m = pinned ? BM_PINGPONG_PINNED : BM_PINGPONG;
+	int m = BM_PINGPONG + (int)mode;
+	bool pinned = mode != BENCH_PP_UNPINNED;
 	if (pinned && c->pin_cpu < 0) {
 		out[m] = NAN;
 		return;
@@ -133,7 +163,13 @@ void bench_pingpong(const struct bench_variant *v, const struct bench_cfg *c, bo
 	    .pb = bench_parker_new(v),
 	    .budget_ns = c->pingpong_ns,
 	    .cpu = pinned ? c->pin_cpu : -1,
+	    .released_mode = mode == BENCH_PP_RELEASED,
 	};
+#if defined(__linux__)
+	if (pp.released_mode && sched_getaffinity(0, sizeof(pp.all), &pp.all) != 0)
+		bench_fail("cannot read the process's CPUs: %s", strerror(errno));
+#endif
+	atomic_init(&pp.release, false);
 	atomic_init(&pp.to_a, 0);
 	atomic_init(&pp.to_b, 0);
 	atomic_init(&pp.stop, false);

@@ -26,13 +26,20 @@ static const char *const bench_names[B_COUNT] = {
 struct unit {
 	enum bench_id bench;
 	const char *label;
-	unsigned arg; /* pinned flag, or the storm K index */
+	unsigned arg; /* ping-pong mode, or the storm K index */
 };
 
 static const struct unit units[] = {
-    {B_FASTPATH, "fastpath", 0}, {B_PINGPONG, "pingpong", 0}, {B_PINGPONG, "pingpong pinned", 1},
-    {B_STORM, "storm K=1", 0},	 {B_STORM, "storm K=4", 1},   {B_STORM, "storm K=16", 2},
-    {B_STORM, "storm K=64", 3},	 {B_TIMEOUT, "timeout", 0},   {B_IDLE, "idle", 0},
+    {B_FASTPATH, "fastpath", 0},
+    {B_PINGPONG, "pingpong", BENCH_PP_UNPINNED},
+    {B_PINGPONG, "pingpong pinned", BENCH_PP_PINNED},
+    {B_PINGPONG, "pingpong released", BENCH_PP_RELEASED},
+    {B_STORM, "storm K=1", 0},
+    {B_STORM, "storm K=4", 1},
+    {B_STORM, "storm K=16", 2},
+    {B_STORM, "storm K=64", 3},
+    {B_TIMEOUT, "timeout", 0},
+    {B_IDLE, "idle", 0},
     {B_MEMORY, "memory", 0},
 };
 
@@ -273,7 +280,7 @@ static void run_unit(const struct unit *u, const struct bench_variant *v, const 
 		bench_fastpath(v, c, out);
 		break;
 	case B_PINGPONG:
-		bench_pingpong(v, c, u->arg != 0, out);
+		bench_pingpong(v, c, (enum bench_pp_mode)u->arg, out);
 		break;
 	case B_STORM:
 		bench_storm(v, c, u->arg, out);
@@ -294,7 +301,7 @@ static void run_unit(const struct unit *u, const struct bench_variant *v, const 
 
 static const int unit_metrics[B_COUNT][2] = {
     [B_FASTPATH] = {BM_FASTPATH, BM_FASTPATH + 1},
-    [B_PINGPONG] = {BM_PINGPONG, BM_PINGPONG_PINNED + 1},
+    [B_PINGPONG] = {BM_PINGPONG, BM_PINGPONG_RELEASED + 1},
     [B_STORM] = {BM_STORM, BM_STORM + 3 * BENCH_STORM_KS},
     [B_TIMEOUT] = {BM_TIMEOUT_MED, BM_TIMEOUT_EARLY + 1},
     [B_IDLE] = {BM_IDLE, BM_IDLE + 1},
@@ -377,7 +384,7 @@ int cmd_bench(int argc, char **argv)
 					    (m - BM_STORM) / 3 != (int)un->arg)
 						continue;
 					if (un->bench == B_PINGPONG &&
-					    m != (un->arg ? BM_PINGPONG_PINNED : BM_PINGPONG))
+					    m != BM_PINGPONG + (int)un->arg)
 						continue;
 					*bench_cell(&r, vi, m, round) = out[m];
 				}

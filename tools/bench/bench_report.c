@@ -24,6 +24,7 @@ const struct bench_metric_info bench_metrics[BM_COUNT] = {
     [BM_FASTPATH] = {"fastpath_ns", "per cycle", BU_NS, false},
     [BM_PINGPONG] = {"pingpong_ns", "unpinned", BU_NS, false},
     [BM_PINGPONG_PINNED] = {"pingpong_pinned_ns", "one CPU", BU_NS, false},
+    [BM_PINGPONG_RELEASED] = {"pingpong_released_ns", "released", BU_NS, false},
     STORM_WAKES(0, 1),
     STORM_MED(0, 1),
     STORM_P99(0, 1),
@@ -169,6 +170,43 @@ static void print_group(const struct bench_results *r, const char *title, int fi
 	}
 }
 
+/* The ping-pong rows whose gain must hold on every round, not only in the
+ * median: per variant, the spread over rounds of the figure and of its
+ * ratio to the reference in the same round. */
+static void print_spread(const struct bench_results *r, int m)
+{
+	if (!r->metric_run[m] || r->rounds < 2)
+		return;
+	printf("  %s per round (min / median / max; ratio in the same round):\n",
+	       bench_metrics[m].heading);
+	for (size_t v = 0; v < r->nvariants; v++) {
+		double x[1000], q[1000];
+		size_t n = 0, nq = 0;
+		for (unsigned i = 0; i < r->rounds && n < 1000; i++) {
+			double a = *bench_cell(r, v, m, i), b = *bench_cell(r, r->ref, m, i);
+			if (isnan(a))
+				continue;
+			x[n++] = a;
+			if (!isnan(b) && b > 0)
+				q[nq++] = a / b;
+		}
+		if (n == 0)
+			continue;
+		char lo[32], mid[32], hi[32];
+		double med = bench_median(x, n);
+		fmt_value(lo, sizeof(lo), x[0], BU_NS);
+		fmt_value(mid, sizeof(mid), med, BU_NS);
+		fmt_value(hi, sizeof(hi), x[n - 1], BU_NS);
+		printf("%c %-18s %9s %9s %9s", r->variants[v].is_default ? '*' : ' ',
+		       r->variants[v].name, lo, mid, hi);
+		if (nq) {
+			double qm = bench_median(q, nq);
+			printf("   %6.3fx %6.3fx %6.3fx", q[0], qm, q[nq - 1]);
+		}
+		printf("\n");
+	}
+}
+
 /* Issue 5 asks for dispatch cost per call: API minus direct, over the four
  * calls of a fast-path cycle. */
 #define FASTPATH_CALLS 4
@@ -220,7 +258,8 @@ static void print_pthread_vs_condvar(const struct bench_results *r)
 		double q = pthread_ratio(r, pt, cv, m);
 		if (isnan(q))
 			continue;
-		printf("%s %s %.2fx", shown && shown % 4 == 0 ? "\n " : "", bench_metrics[m].key, q);
+		printf("%s %s %.2fx", shown && shown % 4 == 0 ? "\n " : "", bench_metrics[m].key,
+		       q);
 		shown++;
 	}
 	printf("\n");
@@ -249,8 +288,10 @@ void bench_print_table(const struct bench_results *r)
 	print_dispatch(r);
 	print_group(r,
 		    "ping-pong: round trip between two threads (unpinned / both pinned to one "
-		    "CPU)",
-		    BM_PINGPONG, 2);
+		    "CPU / pinned to one CPU for the first eighth, then released)",
+		    BM_PINGPONG, 3);
+	print_spread(r, BM_PINGPONG);
+	print_spread(r, BM_PINGPONG_RELEASED);
 	for (int k = 0; k < BENCH_STORM_KS; k++) {
 		char title[160];
 		snprintf(title, sizeof(title),
