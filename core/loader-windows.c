@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <windows.h>
 
@@ -20,6 +21,9 @@
 
 /* Wide buffers: long enough for any path the narrow side can hold. */
 #define TP_WPATH_MAX 1024
+/* The longest path Windows has (a UNICODE_STRING counts bytes in 16 bits),
+ * in characters, with its terminating NUL. */
+#define TP_WPATH_LONG 32768
 
 /*
  * The plugin is named by a full path, never by a bare name: with
@@ -44,32 +48,76 @@ static void tp_win_error(char *why, size_t why_len, const char *what, DWORD err)
 	snprintf(why, why_len, "%s (error %lu%s%s)", what, (unsigned long)err, n ? ": " : "", msg);
 }
 
-/* The path as a fully qualified UTF-16 path; false with a reason. */
-static bool tp_full_path(const char *path, wchar_t *out, size_t out_len, char *why, size_t why_len)
+/*
+ * The path as a fully qualified UTF-16 path in a malloc'ed buffer; NULL with
+ * a reason and an errno value. From MAX_PATH characters on, the \\?\ form
+ * (\\?\UNC\ for a share): LoadLibraryExW and GetFileAttributesW take longer
+ * paths only so, unless the program's manifest opts into long paths.
+ * GetFullPathNameW has already done what \\?\ skips: '/' made '\\', and
+ * "." and ".." resolved.
+ */
+static wchar_t *tp_full_path(const char *path, int *err, char *why, size_t why_len)
 {
-	wchar_t wide[TP_WPATH_MAX];
-	if (!MultiByteToWideChar(CP_ACP, MB_ERR_INVALID_CHARS, path, -1, wide, TP_WPATH_MAX)) {
-		tp_win_error(why, why_len, "not a path in the process's code page", GetLastError());
-		return false;
+	size_t bytes = strlen(path);
+	if (bytes >= TP_WPATH_LONG) {
+		snprintf(why, why_len,
+			 "a path of %zu bytes: longer than the %d characters a Windows path can "
+			 "have",
+			 bytes, TP_WPATH_LONG - 1);
+		*err = ENAMETOOLONG;
+		return NULL;
 	}
-	DWORD n = GetFullPathNameW(wide, (DWORD)out_len, out, NULL);
-	if (n == 0 || n >= out_len) {
+	wchar_t *wide = malloc(TP_WPATH_LONG * sizeof(wchar_t));
+	/* Room for the "\\?\UNC" that replaces a share's leading "\\". */
+	wchar_t *full = malloc((TP_WPATH_LONG + 8) * sizeof(wchar_t));
+	*err = ENOMEM;
+	if (!wide || !full) {
+		snprintf(why, why_len, "out of memory");
+		goto fail;
+	}
+	*err = EINVAL;
+	if (!MultiByteToWideChar(CP_ACP, MB_ERR_INVALID_CHARS, path, -1, wide, TP_WPATH_LONG)) {
+		tp_win_error(why, why_len, "not a path in the process's code page", GetLastError());
+		goto fail;
+	}
+	wchar_t *out = full + 8;
+	DWORD n = GetFullPathNameW(wide, TP_WPATH_LONG, out, NULL);
+	if (n == 0 || n >= TP_WPATH_LONG) {
 		tp_win_error(why, why_len, "cannot make the path absolute",
 			     n ? ERROR_FILENAME_EXCED_RANGE : GetLastError());
-		return false;
+		*err = n ? ENAMETOOLONG : EINVAL;
+		goto fail;
 	}
-	return true;
+	free(wide);
+	bool verbatim = wcsncmp(out, L"\\\\?\\", 4) == 0 || wcsncmp(out, L"\\\\.\\", 4) == 0;
+	if (n < MAX_PATH || verbatim) {
+		memmove(full, out, (n + 1) * sizeof(wchar_t));
+	} else if (out[0] == L'\\' && out[1] == L'\\') {
+		/* \\server\share\... -> \\?\UNC\server\share\... */
+		memcpy(out - 6, L"\\\\?\\UNC", 7 * sizeof(wchar_t));
+		memmove(full, out - 6, (n + 7) * sizeof(wchar_t));
+	} else {
+		memcpy(out - 4, L"\\\\?\\", 4 * sizeof(wchar_t));
+		memmove(full, out - 4, (n + 5) * sizeof(wchar_t));
+	}
+	return full;
+fail:
+	free(wide);
+	free(full);
+	return NULL;
 }
 
 int tp_dl_load(const char *path, void **handle, tparker_backend_entry_fn *entry, char *why,
 	       size_t why_len)
 {
-	wchar_t full[TP_WPATH_MAX];
-	if (!tp_full_path(path, full, TP_WPATH_MAX, why, why_len))
-		return EINVAL;
+	int ret;
+	wchar_t *full = tp_full_path(path, &ret, why, why_len);
+	if (!full)
+		return ret;
 	DWORD attr = GetFileAttributesW(full);
 	if (attr == INVALID_FILE_ATTRIBUTES) {
 		DWORD err = GetLastError();
+		free(full);
 		if (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND) {
 			snprintf(why, why_len, "no such file");
 			return ENOENT;
@@ -78,6 +126,7 @@ int tp_dl_load(const char *path, void **handle, tparker_backend_entry_fn *entry,
 		return EACCES;
 	}
 	if (attr & FILE_ATTRIBUTE_DIRECTORY) {
+		free(full);
 		snprintf(why, why_len, "not a shared object: not a regular file");
 		return ENOEXEC;
 	}
@@ -89,17 +138,34 @@ int tp_dl_load(const char *path, void **handle, tparker_backend_entry_fn *entry,
 	DWORD err = GetLastError();
 	if (mode_set)
 		SetThreadErrorMode(old_mode, NULL);
+	free(full);
 	if (!h) {
 		tp_win_error(why, why_len, "not a shared object: LoadLibraryExW failed", err);
 		return ENOEXEC;
 	}
 	FARPROC sym = GetProcAddress(h, TPARKER_BACKEND_ENTRY_NAME);
 	if (!sym) {
-		snprintf(why, why_len,
-			 "no entry symbol " TPARKER_BACKEND_ENTRY_NAME
-			 " (not a libtparker plugin, or one of another ABI major)");
+		/* A plugin of another ABI major exports that major's entry
+		 * symbol: name it, as the table's version would be named. */
+		int major = -1;
+		for (int m = 0; m < 10 && major < 0; m++) {
+			char name[40];
+			snprintf(name, sizeof(name), "tparker_backend_entry_v%d", m);
+			if (m != TPARKER_BACKEND_ABI_MAJOR && GetProcAddress(h, name))
+				major = m;
+		}
+		if (major >= 0)
+			snprintf(why, why_len,
+				 "built for ABI major %d (exports tparker_backend_entry_v%d, "
+				 "not " TPARKER_BACKEND_ENTRY_NAME "), this libtparker speaks "
+				 "major %d",
+				 major, major, TPARKER_BACKEND_ABI_MAJOR);
+		else
+			snprintf(why, why_len,
+				 "no entry symbol " TPARKER_BACKEND_ENTRY_NAME
+				 " (not a libtparker plugin, or one of another ABI major)");
 		FreeLibrary(h);
-		return ENOEXEC;
+		return major >= 0 ? EPROTO : ENOEXEC;
 	}
 	*handle = h;
 	_Static_assert(sizeof(sym) == sizeof(*entry), "function pointers have one size");

@@ -44,13 +44,48 @@ bool tp_list_next(const char **cursor, struct tp_entry *e)
 	return true;
 }
 
+/* Windows path forms, chosen by the target; tests/parse compiles this file
+ * both ways, so each is tested on any build machine. */
+#if !defined(TP_WINDOWS_PATHS)
+#if defined(_WIN32)
+#define TP_WINDOWS_PATHS 1
+#else
+#define TP_WINDOWS_PATHS 0
+#endif
+#endif
+
+static bool tp_sep(char c)
+{
+	return c == '/' || (TP_WINDOWS_PATHS && c == '\\');
+}
+
+static bool tp_drive(const char *s, size_t len)
+{
+	return TP_WINDOWS_PATHS && len >= 2 &&
+	       ((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')) && s[1] == ':';
+}
+
+/* A name never holds a separator or a ':', so whatever does is a path. On
+ * Windows the absolute ones are C:\..., C:/..., and \\server\share\...,
+ * \\?\..., \\.\... (either slash); C:x.dll and \x.dll depend on the current
+ * drive's directory or on the current drive: relative. */
 enum tp_entry_kind tp_entry_kind(const struct tp_entry *e)
 {
-	if (e->len == 0)
+	const char *s = e->start;
+	size_t len = e->len;
+	if (len == 0)
 		return TP_ENTRY_EMPTY;
-	if (memchr(e->start, '/', e->len))
-		return e->start[0] == '/' ? TP_ENTRY_PATH : TP_ENTRY_RELATIVE;
-	return tp_valid_name(e->start, e->len) ? TP_ENTRY_NAME : TP_ENTRY_BAD_NAME;
+	if (!TP_WINDOWS_PATHS && s[0] == '/')
+		return TP_ENTRY_PATH;
+	if (TP_WINDOWS_PATHS && ((len > 2 && tp_sep(s[0]) && tp_sep(s[1])) ||
+				 (len > 3 && tp_drive(s, len) && tp_sep(s[2]))))
+		return TP_ENTRY_PATH;
+	bool pathlike = tp_drive(s, len);
+	for (size_t i = 0; i < len && !pathlike; i++)
+		pathlike = tp_sep(s[i]);
+	if (pathlike)
+		return TP_ENTRY_RELATIVE;
+	return tp_valid_name(s, len) ? TP_ENTRY_NAME : TP_ENTRY_BAD_NAME;
 }
 
 void tp_append(char *buf, size_t len, const char *fmt, ...)

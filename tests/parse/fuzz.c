@@ -14,6 +14,38 @@
 
 #include "../../core/internal.h"
 
+#if !defined(TP_WINDOWS_PATHS)
+#define TP_WINDOWS_PATHS 0
+#endif
+
+static bool ref_name(const char *s);
+
+/* The reference for an entry's kind. POSIX: a '/' makes a path, absolute
+ * when it leads. Windows: '\\' is a separator too, and a drive letter
+ * makes a path; absolute are X:\ and X:/ and two leading separators (UNC,
+ * \\?\ and \\.\), each followed by something. */
+static enum tp_entry_kind ref_kind(const char *s)
+{
+	if (!*s)
+		return TP_ENTRY_EMPTY;
+	if (!TP_WINDOWS_PATHS)
+		return strchr(s, '/') ? (s[0] == '/' ? TP_ENTRY_PATH : TP_ENTRY_RELATIVE)
+		       : ref_name(s)  ? TP_ENTRY_NAME
+				      : TP_ENTRY_BAD_NAME;
+	size_t n = strlen(s);
+	bool drive = n >= 2 && s[1] == ':' &&
+		     strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			    "abcdefghijklmnopqrstuvwxyz",
+			    s[0]);
+	if (n > 3 && drive && strchr("/\\", s[2]))
+		return TP_ENTRY_PATH;
+	if (n > 2 && strchr("/\\", s[0]) && strchr("/\\", s[1]))
+		return TP_ENTRY_PATH;
+	if (drive || strpbrk(s, "/\\"))
+		return TP_ENTRY_RELATIVE;
+	return ref_name(s) ? TP_ENTRY_NAME : TP_ENTRY_BAD_NAME;
+}
+
 /* The reference: split on ',' into a malloc'd array, trim blanks. */
 struct ref {
 	size_t n;
@@ -66,8 +98,8 @@ static bool ref_valid(const char *value)
 	struct ref r = ref_split(value);
 	bool ok = true;
 	for (size_t i = 0; i < r.n; i++)
-		ok = ok && (r.entries[i][0] == '/' ||
-			    (!strchr(r.entries[i], '/') && ref_name(r.entries[i])));
+		ok = ok && (ref_kind(r.entries[i]) == TP_ENTRY_PATH ||
+			    ref_kind(r.entries[i]) == TP_ENTRY_NAME);
 	ref_free(&r);
 	return ok;
 }
@@ -91,11 +123,7 @@ static void check(const char *value)
 	while (tp_list_next(&cursor, &e)) {
 		if (n < r.n) {
 			const char *s = r.entries[n];
-			enum tp_entry_kind want =
-			    !*s		     ? TP_ENTRY_EMPTY
-			    : strchr(s, '/') ? (s[0] == '/' ? TP_ENTRY_PATH : TP_ENTRY_RELATIVE)
-			    : ref_name(s)    ? TP_ENTRY_NAME
-					     : TP_ENTRY_BAD_NAME;
+			enum tp_entry_kind want = ref_kind(s);
 			good = good && e.len == strlen(s) && memcmp(e.start, s, e.len) == 0 &&
 			       tp_entry_kind(&e) == want;
 		}
@@ -190,9 +218,10 @@ static void test_entry_lengths(void)
 		free(name);
 	}
 	for (size_t len = TP_ENV_VALUE_MAX - 1; len <= TP_ENV_VALUE_MAX + 1; len++) {
-		char *path = repeat("/", 1, "");
+		const char *root = TP_WINDOWS_PATHS ? "C:\\" : "/";
+		char *path = repeat(root, 1, "");
 		path = realloc(path, len + 1);
-		memset(path + 1, 'x', len - 1);
+		memset(path + strlen(root), 'x', len - strlen(root));
 		path[len] = '\0';
 		char failures[3 * TP_REASON_MAX] = "";
 		CU_ASSERT_EQUAL(tp_list_check(path, failures, sizeof(failures)),
@@ -206,7 +235,7 @@ static void test_entry_lengths(void)
  * with lengths clustered at 0 and around the limit. */
 static void test_random(void)
 {
-	static const char alphabet[] = "az09_-,, \t/./A!\n\x7f\xff";
+	static const char alphabet[] = "az09_-,, \t/./A!\n\x7f\xff\\\\:C";
 	unsigned long long x = 0x9e3779b97f4a7c15ull;
 	char *v = malloc(TP_ENV_VALUE_MAX + 64);
 	for (int round = 0; round < 20000; round++) {
@@ -222,6 +251,50 @@ static void test_random(void)
 	free(v);
 }
 
+/* The path forms one by one, in the parser itself (the reference could share
+ * a mistake): what each is on POSIX and on Windows. */
+static void test_path_forms(void)
+{
+	static const struct {
+		const char *entry;
+		enum tp_entry_kind posix, windows;
+	} forms[] = {
+	    {"/usr/lib/tparker-1/tparker-futex.so", TP_ENTRY_PATH, TP_ENTRY_RELATIVE},
+	    {"C:\\tparker\\tparker-keyed.dll", TP_ENTRY_BAD_NAME, TP_ENTRY_PATH},
+	    {"c:/tparker/tparker-keyed.dll", TP_ENTRY_RELATIVE, TP_ENTRY_PATH},
+	    {"Z:\\a b\\tparker-keyed.dll", TP_ENTRY_BAD_NAME, TP_ENTRY_PATH},
+	    {"\\\\server\\share\\tparker-keyed.dll", TP_ENTRY_BAD_NAME, TP_ENTRY_PATH},
+	    {"//server/share/tparker-keyed.dll", TP_ENTRY_PATH, TP_ENTRY_PATH},
+	    {"\\\\?\\C:\\tparker\\tparker-keyed.dll", TP_ENTRY_BAD_NAME, TP_ENTRY_PATH},
+	    {"\\\\?\\UNC\\server\\share\\x.dll", TP_ENTRY_BAD_NAME, TP_ENTRY_PATH},
+	    {"\\\\.\\C:\\x.dll", TP_ENTRY_BAD_NAME, TP_ENTRY_PATH},
+	    /* relative to the current drive's folder, or to the current drive */
+	    {"C:tparker-keyed.dll", TP_ENTRY_BAD_NAME, TP_ENTRY_RELATIVE},
+	    {"\\tparker\\tparker-keyed.dll", TP_ENTRY_BAD_NAME, TP_ENTRY_RELATIVE},
+	    {"tparker\\tparker-keyed.dll", TP_ENTRY_BAD_NAME, TP_ENTRY_RELATIVE},
+	    {"./tparker-keyed.dll", TP_ENTRY_RELATIVE, TP_ENTRY_RELATIVE},
+	    {"C:", TP_ENTRY_BAD_NAME, TP_ENTRY_RELATIVE},
+	    {"C:\\", TP_ENTRY_BAD_NAME, TP_ENTRY_RELATIVE},
+	    {"\\\\", TP_ENTRY_BAD_NAME, TP_ENTRY_RELATIVE},
+	    /* a bare name is never a path */
+	    {"keyed", TP_ENTRY_NAME, TP_ENTRY_NAME},
+	    {"waitonaddress", TP_ENTRY_NAME, TP_ENTRY_NAME},
+	    {"c", TP_ENTRY_NAME, TP_ENTRY_NAME},
+	    {"keyed.dll", TP_ENTRY_BAD_NAME, TP_ENTRY_BAD_NAME},
+	    {"1:\\x.dll", TP_ENTRY_BAD_NAME, TP_ENTRY_RELATIVE},
+	};
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		struct tp_entry e = {forms[i].entry, strlen(forms[i].entry), 1};
+		enum tp_entry_kind want = TP_WINDOWS_PATHS ? forms[i].windows : forms[i].posix;
+		enum tp_entry_kind got = tp_entry_kind(&e);
+		CU_ASSERT_EQUAL(got, want);
+		if (got != want)
+			fprintf(stderr, "\n  %s: kind %d, expected %d\n", forms[i].entry, got,
+				want);
+		check(forms[i].entry);
+	}
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -230,7 +303,9 @@ int main(void)
 	if (!s || !CU_add_test(s, "every comma count, 0 to 4097", test_every_comma_count) ||
 	    !CU_add_test(s, "lengths around 4096", test_lengths_around_the_limit) ||
 	    !CU_add_test(s, "entry lengths", test_entry_lengths) ||
-	    !CU_add_test(s, "random values", test_random))
+	    !CU_add_test(s, "random values", test_random) ||
+	    !CU_add_test(s, TP_WINDOWS_PATHS ? "path forms (Windows)" : "path forms (POSIX)",
+			 test_path_forms))
 		return 1;
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

@@ -7,9 +7,14 @@
  *     a ';'-separated TPARKER_PLUGIN_PATH (run with TPARKER_BACKEND=spin, so
  *     nothing is loaded before);
  *   - a missing file (ENOENT), a folder, a file that is not a DLL, and a DLL
- *     without the entry symbol (libtparker's own), all ENOEXEC.
- * argv[1] and argv[2]: the waitonaddress and keyed plugins. Exit 0 pass,
- * 1 fail, 77 skip (the code page cannot spell the folder's name).
+ *     without the entry symbol (libtparker's own), all ENOEXEC;
+ *   - a path longer than MAX_PATH (loaded through its \\?\ form) and one
+ *     longer than any Windows path (ENAMETOOLONG);
+ *   - the DLLs of tests/windows/broken: another ABI major's entry symbol,
+ *     a table of another major, a missing operation, too large a state.
+ * argv[1] and argv[2]: the waitonaddress and keyed plugins, argv[3] the
+ * folder of the broken DLLs. Exit 0 pass, 1 fail, 77 skip (the code page
+ * cannot spell the folder's name).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -47,10 +52,86 @@ static void expect_refused(const char *path, int err, const char *reason)
 	CHECK(strstr(tparker_backend_error(), reason) != NULL);
 }
 
+/* A copy of the good test plugin at the end of a path of more than MAX_PATH
+ * characters under dir (created through the \\?\ form), opened by that path;
+ * then a path longer than Windows allows, refused. */
+static void long_paths(const wchar_t *dir, const char *good)
+{
+	static wchar_t wlong[1024], src[MAX_PATH];
+	wchar_t full[MAX_PATH];
+	CHECK(GetFullPathNameW(dir, MAX_PATH, full, NULL) > 0);
+	int n = swprintf(wlong, 1024, L"\\\\?\\%ls", full);
+	for (int i = 0; n > 0 && n < 400; i++) {
+		n += swprintf(wlong + n, 1024 - (size_t)n, L"\\long folder name %02d", i);
+		if (!CreateDirectoryW(wlong, NULL) && GetLastError() != ERROR_ALREADY_EXISTS) {
+			fprintf(stderr, "CreateDirectoryW(%ls): %lu\n", wlong, GetLastError());
+			failures++;
+			return;
+		}
+	}
+	swprintf(wlong + n, 1024 - (size_t)n, L"\\tparker-good.dll");
+	MultiByteToWideChar(CP_ACP, 0, good, -1, src, MAX_PATH);
+	if (!CopyFileW(src, wlong, FALSE)) {
+		fprintf(stderr, "CopyFileW(%ls) failed: %lu\n", wlong, GetLastError());
+		failures++;
+		return;
+	}
+	/* The plain form, as a user would write it, with forward slashes. */
+	char path[1024];
+	CHECK(WideCharToMultiByte(CP_ACP, 0, wlong + 4, -1, path, sizeof(path), NULL, NULL) > 0);
+	for (char *c = path; *c; c++)
+		if (*c == '\\')
+			*c = '/';
+	CHECK(strlen(path) > MAX_PATH);
+	const tparker_backend_t *b = NULL;
+	int r = tparker_backend_open(path, &b);
+	printf("a path of %zu characters: %d %s\n", strlen(path), r,
+	       r ? tparker_backend_error() : "");
+	CHECK(r == 0 && b && strcmp(tparker_backend_name(b), "good") == 0);
+
+	size_t len = 40000;
+	char *huge = malloc(len + 1);
+	CHECK(huge != NULL);
+	if (huge) {
+		memset(huge, 'x', len);
+		memcpy(huge, "C:\\", 3);
+		huge[len] = '\0';
+		const tparker_backend_t *h = NULL;
+		r = tparker_backend_open(huge, &h);
+		/* (The message starts with the path, so the reason falls beyond
+		 * the end of the error buffer: the error number tells.) */
+		printf("a path of %zu characters: %d\n", len, r);
+		CHECK(r == ENAMETOOLONG);
+		free(huge);
+	}
+}
+
+/* Each DLL of tests/windows/broken, refused with its reason. */
+static void broken(const char *dir)
+{
+	static const struct {
+		const char *file;
+		int err;
+		const char *reason;
+	} cases[] = {
+	    {"tparker-wrongmajor.dll", EPROTO,
+	     "built for ABI major 2 (exports tparker_backend_entry_v2, not "
+	     "tparker_backend_entry_v1), this libtparker speaks major 1"},
+	    {"tparker-badabi.dll", EPROTO, "built for ABI major 2, this libtparker speaks major 1"},
+	    {"tparker-noop.dll", EINVAL, "required operation 'park' missing"},
+	    {"tparker-bigstate.dll", EINVAL, "state size 4096 exceeds"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[MAX_PATH * 2];
+		snprintf(path, sizeof(path), "%s\\%s", dir, cases[i].file);
+		expect_refused(path, cases[i].err, cases[i].reason);
+	}
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s WAITONADDRESS_DLL KEYED_DLL\n", argv[0]);
+	if (argc != 4) {
+		fprintf(stderr, "usage: %s WAITONADDRESS_DLL KEYED_DLL BROKEN_DIR\n", argv[0]);
 		return 1;
 	}
 	wchar_t dir[MAX_PATH], src[MAX_PATH], dst[MAX_PATH];
@@ -137,5 +218,10 @@ int main(int argc, char **argv)
 		strcpy(slash, "\\tparker-1");
 	printf("plugin folder: %s\n", tparker_plugin_dir());
 	CHECK(strcmp(tparker_plugin_dir(), path) == 0);
+
+	char good[MAX_PATH * 2];
+	snprintf(good, sizeof(good), "%s\\tparker-good.dll", argv[3]);
+	long_paths(dir, good);
+	broken(argv[3]);
 	return failures ? 1 : 0;
 }
