@@ -52,24 +52,25 @@ static void expect_refused(const char *path, int err, const char *reason)
 	CHECK(strstr(tparker_backend_error(), reason) != NULL);
 }
 
-/* A copy of the good test plugin at the end of a path of more than MAX_PATH
- * characters under dir (created through the \\?\ form), opened by that path;
+/* A copy of the good test plugin at the end of a path of more than 1100
+ * characters under dir (created through the \\?\ form), opened by that path:
+ * past MAX_PATH, and past the 1024 characters the loader once had room for;
  * then a path longer than Windows allows, refused. */
 static void long_paths(const wchar_t *dir, const char *good)
 {
-	static wchar_t wlong[1024], src[MAX_PATH];
+	static wchar_t wlong[2048], src[MAX_PATH];
 	wchar_t full[MAX_PATH];
 	CHECK(GetFullPathNameW(dir, MAX_PATH, full, NULL) > 0);
-	int n = swprintf(wlong, 1024, L"\\\\?\\%ls", full);
-	for (int i = 0; n > 0 && n < 400; i++) {
-		n += swprintf(wlong + n, 1024 - (size_t)n, L"\\long folder name %02d", i);
+	int n = swprintf(wlong, 2048, L"\\\\?\\%ls", full);
+	for (int i = 0; n > 0 && n < 1100; i++) {
+		n += swprintf(wlong + n, 2048 - (size_t)n, L"\\long folder name %02d", i);
 		if (!CreateDirectoryW(wlong, NULL) && GetLastError() != ERROR_ALREADY_EXISTS) {
 			fprintf(stderr, "CreateDirectoryW(%ls): %lu\n", wlong, GetLastError());
 			failures++;
 			return;
 		}
 	}
-	swprintf(wlong + n, 1024 - (size_t)n, L"\\tparker-good.dll");
+	swprintf(wlong + n, 2048 - (size_t)n, L"\\tparker-good.dll");
 	MultiByteToWideChar(CP_ACP, 0, good, -1, src, MAX_PATH);
 	if (!CopyFileW(src, wlong, FALSE)) {
 		fprintf(stderr, "CopyFileW(%ls) failed: %lu\n", wlong, GetLastError());
@@ -77,12 +78,12 @@ static void long_paths(const wchar_t *dir, const char *good)
 		return;
 	}
 	/* The plain form, as a user would write it, with forward slashes. */
-	char path[1024];
+	char path[4096];
 	CHECK(WideCharToMultiByte(CP_ACP, 0, wlong + 4, -1, path, sizeof(path), NULL, NULL) > 0);
 	for (char *c = path; *c; c++)
 		if (*c == '\\')
 			*c = '/';
-	CHECK(strlen(path) > MAX_PATH);
+	CHECK(strlen(path) > 1100);
 	const tparker_backend_t *b = NULL;
 	int r = tparker_backend_open(path, &b);
 	printf("a path of %zu characters: %d %s\n", strlen(path), r,
