@@ -126,8 +126,12 @@ void bench_parker_free(const struct bench_variant *v, void *p);
 /* Print "tparker bench: FAIL: ..." and end the process with status 1. */
 _Noreturn void bench_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* The watchdog fails the run when no benchmark makes progress for 5 s. */
+/* The watchdog fails the run when no benchmark makes progress for 5 s;
+ * while guarded, it only raises bench_watchdog_hung() instead, for the
+ * caller to leave the hung variant behind and carry on. */
 void bench_watchdog_start(void);
+void bench_watchdog_guard(bool on);
+bool bench_watchdog_hung(void);
 void bench_tick(void);
 void bench_set_context(const char *bench, const char *variant);
 

@@ -4,6 +4,8 @@
  *   raw-futex    parking_lot's linux.rs: one int, FUTEX_WAKE on every unpark
  *   raw-condvar  parking_lot's unix.rs: mutex + condvar + flag
  *   posix-sem    a sem_t and a flag
+ *   cxx20-atomic C++20 std::atomic<int>::wait / notify_one (bench_cxx.cpp),
+ *                when the tool was built with a C++ compiler
  * They are deliberately plain: a baseline that grew clever would hide what
  * the library's tricks buy. */
 #include <errno.h>
@@ -20,6 +22,9 @@
 #endif
 
 #include "bench.h"
+#if defined(HAVE_CXX_BASELINE)
+#include "bench_cxx.h"
+#endif
 
 #if defined(__linux__)
 /* ---- raw-futex ------------------------------------------------------------ */
@@ -292,6 +297,28 @@ static const struct bench_ops posix_sem_ops = {
     .fastpath = ps_fastpath,
 };
 
+#if defined(HAVE_CXX_BASELINE)
+/* ---- cxx20-atomic --------------------------------------------------------- */
+
+static int cx_init(const struct bench_variant *v, void *p)
+{
+	(void)v;
+	bench_cxx_init(p);
+	return 0;
+}
+
+static const struct bench_ops cxx_ops = {
+    .init = cx_init,
+    .destroy = bench_cxx_destroy,
+    .prepare_park = bench_cxx_prepare_park,
+    .park = bench_cxx_park,
+    .park_until = NULL, /* C++20 has no timed wait */
+    .timed_out = bench_cxx_timed_out,
+    .unpark = bench_cxx_unpark,
+    .fastpath = bench_cxx_fastpath,
+};
+#endif
+
 static void baseline(struct bench_variant *v, const char *name, const struct bench_ops *ops,
 		     size_t size)
 {
@@ -314,5 +341,9 @@ size_t bench_baselines(struct bench_variant *out, size_t max)
 		baseline(&out[n++], "raw-condvar", &raw_condvar_ops, sizeof(struct raw_condvar));
 	if (n < max)
 		baseline(&out[n++], "posix-sem", &posix_sem_ops, sizeof(struct posix_sem));
+#if defined(HAVE_CXX_BASELINE)
+	if (n < max)
+		baseline(&out[n++], "cxx20-atomic", &cxx_ops, bench_cxx_size());
+#endif
 	return n;
 }

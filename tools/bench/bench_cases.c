@@ -302,6 +302,8 @@ void bench_storm(const struct bench_variant *v, const struct bench_cfg *c, unsig
 
 void bench_timeout(const struct bench_variant *v, const struct bench_cfg *c, double *out)
 {
+	if (!v->ops->park_until)
+		return; /* no timed wait (C++20 atomic::wait): "-" */
 	void *p = bench_parker_new(v);
 	unsigned n = c->timeout_samples, early = 0;
 	int64_t worst_early = 0;

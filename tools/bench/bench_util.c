@@ -40,7 +40,6 @@ int64_t bench_ts_diff_ns(const struct timespec *a, const struct timespec *b)
 	return (int64_t)(a->tv_sec - b->tv_sec) * 1000000000 + (a->tv_nsec - b->tv_nsec);
 }
 
-
 /* ---- statistics ---------------------------------------------------------------- */
 
 static int cmp_double(const void *a, const void *b)
@@ -124,6 +123,7 @@ static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(const char *) ctx_bench = "setup";
 static _Atomic(const char *) ctx_variant = "-";
 static atomic_uint_fast64_t progress_count;
+static atomic_bool watchdog_guarded, watchdog_hung;
 
 _Noreturn void bench_fail(const char *fmt, ...)
 {
@@ -166,6 +166,9 @@ static void *watchdog(void *arg)
 		if (seen != last) {
 			last = seen;
 			since = now;
+		} else if (now - since >= WATCHDOG_LIMIT_NS && atomic_load(&watchdog_guarded)) {
+			atomic_store(&watchdog_hung, true);
+			since = now;
 		} else if (now - since >= WATCHDOG_LIMIT_NS) {
 			bench_fail("%s: %s: no progress for 5 s: a parked thread was never woken "
 				   "(lost wakeup)",
@@ -173,6 +176,18 @@ static void *watchdog(void *arg)
 		}
 	}
 	return NULL;
+}
+
+void bench_watchdog_guard(bool on)
+{
+	atomic_store(&watchdog_hung, false);
+	atomic_store(&watchdog_guarded, on);
+	bench_tick();
+}
+
+bool bench_watchdog_hung(void)
+{
+	return atomic_load(&watchdog_hung);
 }
 
 void bench_watchdog_start(void)
