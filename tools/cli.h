@@ -27,7 +27,7 @@ int cmd_bench(int argc, char **argv);
 
 struct scan_entry {
 	char name[TPARKER_NAME_MAX + 1 + 64]; /* from the file name; may be invalid */
-	char *path;			      /* NULL: the built-in spin backend */
+	char *path;			      /* NULL: built in (spin, -Dbuiltin_plugins) */
 	long shadowed_by;		      /* index of the entry of the same name, or -1 */
 };
 
@@ -36,9 +36,10 @@ struct scan {
 	size_t n, cap;
 };
 
-/* The built-in spin backend, then every tparker-*.so in each directory of
- * TPARKER_PLUGIN_PATH and then tparker_plugin_dir(), in the library's search
- * order (sorted by name within a directory). 0 or an errno value. */
+/* The built-in backends (spin, then those of -Dbuiltin_plugins), then every
+ * tparker-*.so in each directory of TPARKER_PLUGIN_PATH and then
+ * tparker_plugin_dir(), in the library's search order (sorted by name within
+ * a directory). 0 or an errno value. */
 int scan_backends(struct scan *s);
 void scan_free(struct scan *s);
 /* What TPARKER_* variable name holds, as the library sees it: NULL when

@@ -154,23 +154,40 @@ static int scan_dir(struct scan *s, const char *dir, size_t dir_len, char (**see
 	return err;
 }
 
+/* The plugins compiled into the library this tool is built with
+ * (-Dbuiltin_plugins, a comma list), and whether it loads plugin files. */
+#ifndef TPARKER_TOOL_BUILTINS
+#define TPARKER_TOOL_BUILTINS ""
+#endif
+#ifndef TPARKER_TOOL_PLUGIN_LOADING
+#define TPARKER_TOOL_PLUGIN_LOADING 1
+#endif
+
 int scan_backends(struct scan *s)
 {
 	s->v = NULL;
 	s->n = s->cap = 0;
 	int err = scan_push(s, "spin", 4, NULL);
+	/* Built in, like spin, and ahead of any file: a file of their name is
+	 * shadowed, as the library never loads it. */
+	for (const char *b = TPARKER_TOOL_BUILTINS; !err && *b;) {
+		size_t len = strcspn(b, ",");
+		if (len > 0)
+			err = scan_push(s, b, len, NULL);
+		b += len + (b[len] == ',');
+	}
 	char(*seen)[PATH_MAX] = NULL;
 	size_t nseen = 0;
 	bool ignored;
 	const char *path = scan_env("TPARKER_PLUGIN_PATH", &ignored);
-	while (!err && path && *path) {
+	while (!err && TPARKER_TOOL_PLUGIN_LOADING && path && *path) {
 		const char *colon = strchr(path, SCAN_LIST_SEP);
 		size_t len = colon ? (size_t)(colon - path) : strlen(path);
 		if (len > 0)
 			err = scan_dir(s, path, len, &seen, &nseen);
 		path = colon ? colon + 1 : NULL;
 	}
-	if (!err) {
+	if (!err && TPARKER_TOOL_PLUGIN_LOADING) {
 		const char *dir = tparker_plugin_dir();
 		err = scan_dir(s, dir, strlen(dir), &seen, &nseen);
 	}
