@@ -53,8 +53,27 @@ void tp_os_sleep_until(const struct timespec *until);
 #define TP_ATFORK(prepare, parent, child) pthread_atfork(prepare, parent, child)
 #define tp_plugin_dir()			  TPARKER_PLUGINDIR
 #define tp_os_yield()			  sched_yield()
+#if defined(__EMSCRIPTEN__)
+/* Emscripten's clock_nanosleep ignores TIMER_ABSTIME (3.1.6 sleeps for the
+ * whole absolute time, hours): sleep for what is left instead. An early
+ * return goes round the caller's loop, as EINTR does elsewhere. */
+static inline void tp_os_sleep_until(const struct timespec *until)
+{
+	struct timespec now = tparker_now(), left;
+	if (!tparker_ts_before(&now, until))
+		return;
+	left.tv_sec = until->tv_sec - now.tv_sec;
+	left.tv_nsec = until->tv_nsec - now.tv_nsec;
+	if (left.tv_nsec < 0) {
+		left.tv_nsec += 1000000000L;
+		left.tv_sec--;
+	}
+	nanosleep(&left, NULL);
+}
+#else
 /* Absolute: EINTR just goes round the caller's loop. */
-#define tp_os_sleep_until(until)	  clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, until, NULL)
+#define tp_os_sleep_until(until) clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, until, NULL)
+#endif
 #endif
 
 /* env.c: the one secure_getenv wrapper, the debug log, per-thread reasons. */

@@ -14,6 +14,9 @@
 #      faults, stress-short; TPARKER_TEST_PORTS=0 leaves them out
 #   7. build-win/   Windows (mingw-w64), the suite 'windows' under wine;
 #      TPARKER_TEST_WINDOWS=0 leaves it out
+#   8. build-wasm/, build-wasm-nothreads/  WebAssembly (Debian's emscripten),
+#      static, wasm_atomic or wasm built in; the suite 'wasm' under node;
+#      TPARKER_TEST_WASM=0 leaves it out
 # The full stress suite is separate: meson test -C build --suite stress
 # Usage: tools/run-tests.sh [--quick]   (--quick: step 1 only)
 set -euo pipefail
@@ -185,6 +188,30 @@ if [ "${TPARKER_TEST_WINDOWS:-1}" = 1 ]; then
 				wineserver -k || true
 				exit $rc' sh $dir
 		fi
+	fi
+fi
+
+# WebAssembly: Debian's emscripten (cross/wasm32-emscripten*.ini), a static
+# libtparker with its backend built in, no plugin files: wasm_atomic with
+# threads, the `wasm` stop without. The suite 'wasm' runs under node (the
+# cross files' exe_wrapper); it is plain C, so no CUnit. TPARKER_TEST_WASM=0
+# leaves it out.
+if [ "${TPARKER_TEST_WASM:-1}" = 1 ]; then
+	if ! command -v emcc >/dev/null || ! command -v node >/dev/null; then
+		echo "run-tests: skipping WebAssembly: needs emscripten and node" >&2
+	else
+		for dir in build-wasm build-wasm-nothreads; do
+			if [ $dir = build-wasm ]; then
+				wasm_opt=(--cross-file cross/wasm32-emscripten.ini
+					-Dbuiltin_plugins=wasm_atomic)
+			else
+				wasm_opt=(--cross-file cross/wasm32-emscripten-nothreads.ini
+					-Dbuiltin_plugins=wasm)
+			fi
+			build_dir $dir "${wasm_opt[@]}" -Ddefault_library=static \
+				-Dplugin_loading=false -Dtools=false --wrap-mode=nofallback
+			run meson test -C $dir --print-errorlogs --num-processes 2 --suite wasm
+		done
 	fi
 fi
 exit $status

@@ -29,6 +29,10 @@ if [ $test_tools = 1 ]; then
 	# The Windows build (cross/x86_64-w64-mingw32.ini) and wine to run its
 	# tests (64-bit only: no i386 multiarch needed): about 40 s, 1.2 GB.
 	[ "$arch" = amd64 ] && packages+=(gcc-mingw-w64-x86-64 wine64 wine)
+	# The WebAssembly builds (cross/wasm32-emscripten*.ini), run under
+	# node: emscripten 3.1.6 with its C library prebuilt, on the clang and
+	# lld already here (about 11 s, 840 MB). TPARKER_TEST_WASM=0: not needed.
+	[ "${TPARKER_TEST_WASM:-1}" = 1 ] && packages+=(emscripten)
 fi
 
 sudo=""
