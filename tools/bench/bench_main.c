@@ -331,6 +331,8 @@ static bool run_guarded(const struct unit *u, const struct bench_variant *v,
 	if (!j)
 		bench_fail("out of memory");
 	*j = (struct unit_job){.u = u, .v = v, .c = c};
+	/* What the unit does not measure stays as the caller set it (NAN). */
+	memcpy(j->out, out, sizeof(j->out));
 	atomic_init(&j->done, false);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
