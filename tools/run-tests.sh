@@ -5,6 +5,8 @@
 #   2. build/       the same binaries under valgrind memcheck: conformance and faults
 #   3. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer: conformance, faults, loader
 #   4. build-tsan/  ThreadSanitizer: conformance (inline and not) and faults
+#   4a. build-static/  libtparker.a with futex and pthread built in, no plugin
+#      files: conformance, select, loader, faults, the static consumer
 #   5. build-i386/, build-i386-t64/  i386 (gcc -m32): a library with the
 #      traditional 32-bit time_t and one with a 64-bit time_t, each with
 #      programs of both (suite time64) and the default suites, see
@@ -80,6 +82,17 @@ for san in asan tsan; do
 	[ $san = tsan ] && suites+=(--suite conformance-noinline)
 	run meson test -C $dir --print-errorlogs --num-processes 2 "${suites[@]}"
 done
+
+# A static libtparker with futex and pthread built in and no plugin file
+# (futex2 left out), natively: conformance, select (the choice, `tparker
+# list`), loader and faults, each backend required to be the one in use
+# (TPTEST_REQUIRE_BACKEND: no quiet fallback to spin), and a program linked
+# with the installed libtparker.a by `pkg-config --static` (static-consumer).
+dir=build-static
+build_dir $dir -Ddefault_library=static -Dbuiltin_plugins=futex,pthread -Dfutex2=disabled
+run env TPTEST_REQUIRE_BACKEND=1 meson test -C $dir --print-errorlogs --num-processes 2 \
+	--suite conformance --suite select --suite loader --suite faults
+run meson test -C $dir --print-errorlogs static-consumer
 
 # i386, both time_t sizes: the default suites as on the other ports
 # (conformance inline and not, loader, select, faults, stress-short), and

@@ -98,7 +98,8 @@ __attribute__((unused)) static void tpt_watchdog(unsigned seconds, const char *w
 #if defined(TPARKER_TPARKER_H) && !defined(TPT_NOT_LINKED)
 /* argv[1] names the backend under test: the process's default backend
  * (chosen by TPARKER_BACKEND=<b>,spin) must be that one, or the test is
- * skipped. */
+ * skipped (failed when TPTEST_REQUIRE_BACKEND is set: a build whose backends
+ * must all be usable here). */
 __attribute__((unused)) static void tpt_start(const char *name, int argc, char **argv)
 {
 	tpt_name = name;
@@ -109,9 +110,11 @@ __attribute__((unused)) static void tpt_start(const char *name, int argc, char *
 	tpt_backend = argv[1];
 	const char *have = tparker_backend_name(tparker_default_backend());
 	if (strcmp(have, tpt_backend) != 0) {
-		printf("SKIP %s %s: the default backend is %s (%s)\n", name, tpt_backend, have,
-		       tparker_default_reason());
-		exit(TPT_SKIP);
+		const char *req = getenv("TPTEST_REQUIRE_BACKEND");
+		bool required = req && *req && strcmp(req, "0") != 0;
+		printf("%s %s %s: the default backend is %s (%s)\n", required ? "FAIL" : "SKIP",
+		       name, tpt_backend, have, tparker_default_reason());
+		exit(required ? 1 : TPT_SKIP);
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 }
