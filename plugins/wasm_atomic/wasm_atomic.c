@@ -94,8 +94,8 @@ static int wa_probe(const struct tparker_host *host, char *why, size_t why_len)
 	if (!_emscripten_thread_supports_atomics_wait()) {
 		snprintf(why, why_len,
 			 "this thread may not block: it is a browser's main thread, where "
-			 "memory.atomic.wait32 traps (park on a worker: link with "
-			 "-sPROXY_TO_PTHREAD, or park only in threads from pthread_create)");
+			 "memory.atomic.wait32 traps (the backend is chosen on the thread that "
+			 "starts the program, the page's own even with -sPROXY_TO_PTHREAD)");
 		return EPERM;
 	}
 	_Atomic uint32_t word = WA_UNPARKED;
