@@ -269,7 +269,12 @@ static inline bool tp_spin_wait(struct tp_spin_state *s, _Atomic uint32_t *word,
 			break;
 	}
 done:
-	if (ok || !cut)
+	/* A yield can hand the CPU to another program for a whole time slice
+	 * (a loaded machine): a wakeup seen only after the bound is no sign
+	 * that spinning pays, though it spares us the sleep. */
+	if (ok && s->yield && yields > 0 && tp_spin_ts_ns(&now) >= end)
+		tp_spin_learn(s, false);
+	else if (ok || !cut)
 		tp_spin_learn(s, ok);
 	return ok;
 }
