@@ -1,13 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # The README's example program compiles against the build tree and runs.
-# It is the ```c block right after the line "<!-- example: tests compile this -->".
+# It is the ```c block right after the line "<!-- example: tests compile this -->",
+# or after the line README_EXAMPLE_MARKER names (another example of the README).
 # usage: readme-example.sh README INCLUDE_DIR LIBTPARKER PLUGIN_DIR CC [CC_ARGS...]
 set -eu
 
 readme=$1 incdir=$2 lib=$3 plugindir=$4
 shift 4
-marker='<!-- example: tests compile this -->'
+marker=${README_EXAMPLE_MARKER:-'<!-- example: tests compile this -->'}
 
 if [ ! -f "$readme" ]; then
 	echo "FAIL: $readme does not exist (it must hold the example program)" >&2
