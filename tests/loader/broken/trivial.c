@@ -1,5 +1,13 @@
 /* SPDX-License-Identifier: MIT */
+/* On Windows, SwitchToThread: mingw-w64 has sched_yield only in
+ * libwinpthread-1.dll, which a test DLL must not need. */
+#ifdef _WIN32
+#include <windows.h>
+#define trivial_yield() ((void)SwitchToThread())
+#else
 #include <sched.h>
+#define trivial_yield() ((void)sched_yield())
+#endif
 
 #include "trivial.h"
 
@@ -40,7 +48,7 @@ static bool still_parked(void *state)
 void trivial_park(void *state)
 {
 	while (still_parked(state))
-		sched_yield();
+		trivial_yield();
 }
 
 bool trivial_park_until(void *state, const struct timespec *deadline)
@@ -48,7 +56,7 @@ bool trivial_park_until(void *state, const struct timespec *deadline)
 	while (still_parked(state)) {
 		if (tparker_deadline_passed(deadline))
 			return false;
-		sched_yield();
+		trivial_yield();
 	}
 	return true;
 }
@@ -74,5 +82,5 @@ void trivial_unpark(const tparker_unpark_handle_t *h)
 
 void trivial_thread_yield(void)
 {
-	sched_yield();
+	trivial_yield();
 }
