@@ -211,17 +211,6 @@ static void report(const char *scenario, unsigned n)
 	}
 }
 
-/* The counter must see what a thread allocates, or the test proves nothing. */
-static void *self_check_main(void *arg)
-{
-	void *(*volatile alloc)(size_t) = malloc;
-	void (*volatile release)(void *) = free;
-	count_start();
-	release(alloc(24));
-	*(unsigned *)arg = count_stop();
-	return NULL;
-}
-
 int main(int argc, char **argv)
 {
 	tpt_start("alloc", argc, argv);

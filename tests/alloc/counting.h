@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
@@ -118,6 +119,18 @@ static unsigned count_stop(void)
 	counting = 0;
 	atomic_signal_fence(memory_order_seq_cst);
 	return calls;
+}
+
+/* A thread that allocates and frees once, counted into *arg: the counter
+ * must see what a thread allocates, or the tests prove nothing. */
+static void *self_check_main(void *arg)
+{
+	void *(*volatile alloc)(size_t) = malloc;
+	void (*volatile release)(void *) = free;
+	count_start();
+	release(alloc(24));
+	*(unsigned *)arg = count_stop();
+	return NULL;
 }
 #endif
 

@@ -185,16 +185,6 @@ static void *fresh_waker_main(void *arg)
 	return NULL;
 }
 
-static void *self_check_main(void *arg)
-{
-	void *(*volatile alloc)(size_t) = malloc;
-	void (*volatile release)(void *) = free;
-	count_start();
-	release(alloc(24));
-	*(unsigned *)arg = count_stop();
-	return NULL;
-}
-
 int main(int argc, char **argv)
 {
 	tpt_start("alloc-lot", argc, argv);
