@@ -3,8 +3,9 @@
 # Install what is missing, build, and run the whole test suite:
 #   1. build/       gcc, --werror: every suite but the long 'stress' one
 #   2. build/       the same binaries under valgrind memcheck: conformance and faults
-#   3. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer: conformance, faults, loader
-#   4. build-tsan/  ThreadSanitizer: conformance (inline and not) and faults
+#   3. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer: conformance, faults,
+#      lot, loader
+#   4. build-tsan/  ThreadSanitizer: conformance (inline and not), faults, lot
 #   4a. build-static/  libtparker.a with futex and pthread built in, no plugin
 #      files: conformance, select, loader, faults, the static consumer
 #   5. build-i386/, build-i386-t64/  i386 (gcc -m32): a library with the
@@ -77,7 +78,7 @@ for san in asan tsan; do
 	tsan) opt="-Db_sanitize=thread" ;;
 	esac
 	build_dir $dir $opt -Db_lundef=false
-	suites=(--suite conformance --suite faults)
+	suites=(--suite conformance --suite faults --suite lot)
 	[ $san = asan ] && suites+=(--suite loader)
 	[ $san = tsan ] && suites+=(--suite conformance-noinline)
 	run meson test -C $dir --print-errorlogs --num-processes 2 "${suites[@]}"
