@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Finding backends the way the library does: built-in spin first, then the
- * plugin search path; the first file of a name wins. */
+/* Finding backends the way the library does: spin and the built-in plugins
+ * first, then the plugin search path; the first file of a name wins. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
