@@ -441,6 +441,31 @@ void *solo_owner(void *arg)
 	return NULL;
 }
 
+void solo_start(struct solo *s, tp_thread_t *t, enum solo_mode mode, struct timespec deadline)
+{
+	memset(s, 0, sizeof(*s));
+	tp_mutex_init(&s->lock);
+	init_parker(&s->parker, def);
+	s->mode = mode;
+	s->deadline = deadline;
+	atomic_init(&s->published, false);
+	atomic_init(&s->released, false);
+	atomic_init(&s->returned, false);
+	start_thread(t, solo_owner, s);
+}
+
+void solo_release(struct solo *s, const char *what)
+{
+	atomic_store(&s->released, true);
+	tp_mutex_lock(&s->lock);
+	tparker_t *p = s->queued;
+	s->queued = NULL;
+	tparker_unpark_handle_t h = tparker_unpark_lock(p);
+	tp_mutex_unlock(&s->lock);
+	tparker_unpark(h);
+	await_flag(&s->returned, what);
+}
+
 /* Another thread parks (mode, deadline) and must stay parked for hold_ms,
  * until this thread unparks it; then it must return true. */
 void solo_run(const char *what, enum solo_mode mode, struct timespec deadline, long hold_ms)
@@ -448,27 +473,11 @@ void solo_run(const char *what, enum solo_mode mode, struct timespec deadline, l
 	struct solo s;
 	tp_thread_t t;
 
-	memset(&s, 0, sizeof(s));
-	tp_mutex_init(&s.lock);
-	init_parker(&s.parker, def);
-	s.mode = mode;
-	s.deadline = deadline;
-	atomic_init(&s.published, false);
-	atomic_init(&s.released, false);
-	atomic_init(&s.returned, false);
-	start_thread(&t, solo_owner, &s);
+	solo_start(&s, &t, mode, deadline);
 	await_flag(&s.published, what);
 	sleep_ms(hold_ms);
 	bool returned_early = atomic_load(&s.returned);
-
-	atomic_store(&s.released, true);
-	tp_mutex_lock(&s.lock);
-	tparker_t *p = s.queued;
-	s.queued = NULL;
-	tparker_unpark_handle_t h = tparker_unpark_lock(p);
-	tp_mutex_unlock(&s.lock);
-	tparker_unpark(h);
-	await_flag(&s.returned, what);
+	solo_release(&s, what);
 	join_thread(t);
 
 	EXPECT(!returned_early && !s.early,

@@ -173,6 +173,12 @@ struct solo {
 /* The parked thread of struct solo: publishes its parker, parks (mode,
  * deadline), records whether it returned before the release. */
 void *solo_owner(void *arg);
+/* Initialise *s (its parker on the default backend) and start its owner
+ * in *t. */
+void solo_start(struct solo *s, tp_thread_t *t, enum solo_mode mode, struct timespec deadline);
+/* Unpark the owner as a waker does (released first, so that a return
+ * before it counts as early), then wait until park has returned. */
+void solo_release(struct solo *s, const char *what);
 /* Another thread parks (mode, deadline) and must stay parked for hold_ms,
  * until this thread unparks it; then it must return true. */
 void solo_run(const char *what, enum solo_mode mode, struct timespec deadline, long hold_ms);

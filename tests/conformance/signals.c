@@ -52,16 +52,8 @@ static void storm_solo(const char *what, enum solo_mode mode, struct timespec de
 	struct storm st;
 	tp_thread_t t, sender;
 
-	memset(&s, 0, sizeof(s));
-	tp_mutex_init(&s.lock);
-	init_parker(&s.parker, def);
-	s.mode = mode;
-	s.deadline = deadline;
-	atomic_init(&s.published, false);
-	atomic_init(&s.released, false);
-	atomic_init(&s.returned, false);
 	unsigned long seen0 = atomic_load(&signals_seen);
-	start_thread(&t, solo_owner, &s);
+	solo_start(&s, &t, mode, deadline);
 	st.target = t;
 	st.sent = 0;
 	atomic_init(&st.stop, false);
@@ -76,14 +68,7 @@ static void storm_solo(const char *what, enum solo_mode mode, struct timespec de
 		sleep_ms(5);
 	bool returned_early = atomic_load(&s.returned);
 
-	atomic_store(&s.released, true);
-	tp_mutex_lock(&s.lock);
-	tparker_t *p = s.queued;
-	s.queued = NULL;
-	tparker_unpark_handle_t h = tparker_unpark_lock(p);
-	tp_mutex_unlock(&s.lock);
-	tparker_unpark(h);
-	await_flag(&s.returned, what);
+	solo_release(&s, what);
 	/* The target is not joined before the sender stops: its id stays
 	 * valid for pthread_kill. */
 	atomic_store(&st.stop, true);
