@@ -52,6 +52,15 @@ static inline uint64_t wt_now_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
+/* Whether CLOCK_MONOTONIC has reached the deadline *d: a timed park that
+ * returned false must make this true (never early). */
+static inline bool wt_reached(const struct timespec *d)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return !(now.tv_sec < d->tv_sec || (now.tv_sec == d->tv_sec && now.tv_nsec < d->tv_nsec));
+}
+
 /* A backend by name; "default" is the process's default. */
 static inline const tparker_backend_t *wt_backend(const char *name)
 {
