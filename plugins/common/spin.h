@@ -282,24 +282,29 @@ done:
 /*
  * Timed sleeps end late even with a tight timer slack: the timer interrupt,
  * leaving an idle CPU (through the hypervisor on a VM) and the scheduler
- * take 2-30 us. So a timed sleep asks the kernel for an earlier time, by
- * what recent timed sleeps overshot, and spins the rest of the way to the
- * deadline: the deadline is met to the microsecond for at most
- * TP_EARLY_MAX_NS of spinning per timed sleep. The estimate tracks an upper
- * quantile (up fast, down slowly) so that most sleeps end before the
- * deadline, and is capped so that a loaded machine cannot make it large.
+ * take 2-30 us (60-70 us on some VMs). So a timed sleep asks the kernel for
+ * an earlier time, by what recent timed sleeps overshot, and spins the rest
+ * of the way to the deadline. Two bounds keep that spin cheap: at most
+ * TP_EARLY_MAX_NS per timed sleep, and at most 1/TP_EARLY_FRACTION of the
+ * time left to sleep, so a short timeout is never turned into a busy wait
+ * (a 1 ms park spins at most 100 us, a 200 us one at most 25 us). The
+ * estimate tracks an upper quantile (up fast, down slowly) so that most
+ * sleeps end before the deadline, and the caps keep a loaded machine from
+ * making it large.
  *
  * The lateness belongs to the machine (timer, idle exit, hypervisor), not to
  * a thread, so the estimate is process-wide: a parker made for one wait
  * starts with what others learned. Updates race harmlessly (an estimate; a
  * lost update is one sample fewer) and follow a sleep, never a fast path.
  */
-#define TP_EARLY_MAX_NS 50000u
+#define TP_EARLY_MAX_NS  100000u
+#define TP_EARLY_FRACTION 8
 
 static _Atomic uint32_t tp_early_ns;
 
-/* Owner: when to ask the kernel to wake us. *active: spinning to the
- * deadline is allowed here, so call tp_early_finish after a timeout. */
+/* Owner: when to ask the kernel to wake us (the deadline is still ahead).
+ * *active: spinning to the deadline is allowed here, so call
+ * tp_early_finish after a timeout. */
 static inline struct timespec tp_early_wake(const struct tp_spin_state *s,
 					    const struct timespec *deadline, uint32_t spin_ns,
 					    bool *active)
@@ -308,8 +313,15 @@ static inline struct timespec tp_early_wake(const struct tp_spin_state *s,
 	uint32_t e = atomic_load_explicit(&tp_early_ns, memory_order_relaxed);
 
 	*active = spin_ns && s->cpus > 1;
-	if (!*active || (wake.tv_sec == 0 && wake.tv_nsec < (long)e))
+	if (!*active || e == 0)
 		return wake;
+	struct timespec now = tparker_now();
+	int64_t left = (int64_t)(deadline->tv_sec - now.tv_sec) * 1000000000 +
+		       (deadline->tv_nsec - now.tv_nsec);
+	if (left <= 0)
+		return wake;
+	if ((int64_t)e > left / TP_EARLY_FRACTION)
+		e = (uint32_t)(left / TP_EARLY_FRACTION);
 	wake.tv_nsec -= (long)e;
 	if (wake.tv_nsec < 0) {
 		wake.tv_nsec += 1000000000L;

@@ -15,7 +15,11 @@
  *              1 200 parks of spins starting to succeed;
  *   bounded    spins that always fail cost, over 100 000 parks, at most
  *              1/32 of the bound per park on average (1/32 of 5 us is
- *              0.16 us, next to a futex sleep of several us).
+ *              0.16 us, next to a futex sleep of several us);
+ *   early      a timed sleep asks to wake early by the learned lateness,
+ *              but by at most TP_EARLY_MAX_NS (100 us) and at most 1/8 of
+ *              the time left, and never after the deadline; the estimate
+ *              never learns past the cap.
  * Exit 0 pass, 1 fail.
  */
 #include <stdio.h>
@@ -141,11 +145,75 @@ static void recover_and_bound(void)
 		fail("recover: a successful retry did not bring back spinning on every park");
 }
 
+static int64_t ns_between(const struct timespec *a, const struct timespec *b)
+{
+	return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000 + (b->tv_nsec - a->tv_nsec);
+}
+
+/* How early a sleep until now + ahead_ns asks to wake, with estimate e. */
+static int64_t margin(uint32_t e, int64_t ahead_ns, int64_t *left)
+{
+	struct tp_spin_state s;
+	struct timespec now = tparker_now(), deadline = now;
+	bool active = false;
+
+	fresh(&s);
+	deadline.tv_sec += (time_t)(ahead_ns / 1000000000);
+	deadline.tv_nsec += (long)(ahead_ns % 1000000000);
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_nsec -= 1000000000L;
+		deadline.tv_sec++;
+	}
+	atomic_store(&tp_early_ns, e);
+	struct timespec wake = tp_early_wake(&s, &deadline, NS, &active);
+	if (!active)
+		fail("early: a spinning parker on many CPUs is not allowed to finish by spinning");
+	*left = ns_between(&now, &deadline);
+	return ns_between(&wake, &deadline);
+}
+
+static void early(void)
+{
+	int64_t left, m;
+
+	/* A small estimate is used whole. */
+	m = margin(5000, 1000000, &left);
+	if (m != 5000)
+		fail("early: a 5 us estimate does not move a 1 ms sleep's wake by 5 us");
+	/* A large one stops at the cap... */
+	m = margin(TP_EARLY_MAX_NS, 10000000, &left);
+	if (m != (int64_t)TP_EARLY_MAX_NS)
+		fail("early: a 10 ms sleep does not wake TP_EARLY_MAX_NS early");
+	/* ...and at 1/8 of the time left: 20 us of a 160 us sleep. */
+	m = margin(TP_EARLY_MAX_NS, 160000, &left);
+	if (m <= 0 || m > left / 8) {
+		fprintf(stderr, "early: margin %lld ns for a sleep of %lld ns\n", (long long)m,
+			(long long)left);
+		fail("early: a short sleep wakes earlier than 1/8 of its length");
+	}
+	/* A deadline already reached: wake at it, never after. */
+	m = margin(TP_EARLY_MAX_NS, 0, &left);
+	if (m != 0)
+		fail("early: a passed deadline moves the wake");
+
+	/* Lateness far past the cap is learned only up to it. */
+	_Atomic uint32_t word = 0;
+	struct timespec now = tparker_now(), wake = now;
+	wake.tv_sec -= 1;
+	atomic_store(&tp_early_ns, 0);
+	for (int i = 0; i < 64; i++)
+		tp_early_finish(&word, 1, &wake, &now);
+	if (atomic_load(&tp_early_ns) != TP_EARLY_MAX_NS)
+		fail("early: an estimate fed 1 s of lateness does not stop at TP_EARLY_MAX_NS");
+	atomic_store(&tp_early_ns, 0);
+}
+
 int main(void)
 {
 	tp_spin_configure(NULL, "test");
 	same_cpu();
 	probe();
 	recover_and_bound();
+	early();
 	return failures ? 1 : 0;
 }
