@@ -213,7 +213,9 @@ TPARKER_API const char *tparker_plugin_dir(void);
  * <tparker/backend.h>),
  * the steps that need no system call run in the caller, without a call into
  * the library: prepare_park, a park or park_until that finds the parker
- * already unparked, and an unpark with nothing to wake. Everything else,
+ * already unparked, an unpark with nothing to wake and, on Linux with glibc
+ * 2.35 or later on x86-64 and aarch64 (where the caller's CPU is one load),
+ * an unpark_lock that finds the owner awake. Everything else,
  * and every parker of another backend, calls the library as before, so a
  * program built with these paths runs on any libtparker 1.x. The names stay
  * real exported functions: their addresses, dlsym() and other languages
@@ -249,6 +251,31 @@ static inline bool tparker_word_unparked_(tparker_t *p)
 	return w && __atomic_load_n(w, __ATOMIC_ACQUIRE) == TPARKER_WORD_UNPARKED_;
 }
 
+#if !defined(TPARKER_NO_INLINE) && !defined(TPARKER_BUILDING_CORE) && defined(__linux__) && \
+    defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35)) && \
+    (defined(__x86_64__) || defined(__aarch64__))
+/* The caller's CPU for word protocol 1's unpark_lock, in one load: glibc
+ * 2.35 and later give each thread an rseq area whose cpu_id (a 32-bit field
+ * at byte 4, the kernel's ABI) the kernel keeps current, at __rseq_offset
+ * from the thread pointer (glibc's declarations, repeated unless
+ * <sys/rseq.h> came first, so that this header does not pull it in). False
+ * when the thread has none (rseq turned off, or not registered): the
+ * library is called then. */
+#if !defined(RSEQ_SIG)
+extern const __PTRDIFF_TYPE__ __rseq_offset;
+extern const unsigned int __rseq_size;
+#endif
+#define TPARKER_INLINE_UNPARK_LOCK_ 1
+static inline bool tparker_rseq_cpu_(uint32_t *cpu)
+{
+	if (__builtin_expect(__rseq_size < 8, 0))
+		return false;
+	*cpu = __atomic_load_n((uint32_t *)((char *)__builtin_thread_pointer() + __rseq_offset + 4),
+			       __ATOMIC_RELAXED);
+	return __builtin_expect((int32_t)*cpu >= 0, 1);
+}
+#endif
+
 #if !defined(TPARKER_NO_INLINE) && !defined(TPARKER_BUILDING_CORE)
 static inline void tparker_prepare_park_inline_(tparker_t *p)
 {
@@ -272,6 +299,28 @@ static inline void tparker_unpark_inline_(tparker_unpark_handle_t h)
 	if (h.backend)
 		(tparker_unpark)(h);
 }
+
+#if defined(TPARKER_INLINE_UNPARK_LOCK_)
+/* The word protocol's unpark_lock: the waker's CPU, then PARKED ->
+ * UNPARKED; the library when that fails (the owner is asleep, or it is not
+ * this protocol's parker). */
+static inline tparker_unpark_handle_t tparker_unpark_lock_inline_(tparker_t *p)
+{
+	uint32_t *w = tparker_word_v1_(p);
+	uint32_t cpu, parked = TPARKER_WORD_PARKED_;
+
+	if (w && tparker_rseq_cpu_(&cpu)) {
+		__atomic_store_n(&w[1], cpu, __ATOMIC_RELAXED);
+		if (__atomic_compare_exchange_n(w, &parked, TPARKER_WORD_UNPARKED_, false,
+						__ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+			tparker_unpark_handle_t none = {0, 0};
+			return none;
+		}
+	}
+	return (tparker_unpark_lock)(p);
+}
+#define tparker_unpark_lock(...) tparker_unpark_lock_inline_(__VA_ARGS__)
+#endif
 
 /* Variadic, so that an argument with a top-level comma (a compound
  * literal) passes through whole. */

@@ -2,9 +2,14 @@
 /*
  * The fast paths and the plain handshake: an unpark before the park makes
  * the park return at once (the word protocol's inline steps where the
- * build has them), a two-thread ping-pong never loses a wakeup, and what
- * the waker wrote before its unpark is visible after the park returns.
+ * build has them), an unpark_lock records the CPU its caller runs on (what
+ * the adaptive spin decides by), a two-thread ping-pong never loses a
+ * wakeup, and what the waker wrote before its unpark is visible after the
+ * park returns.
  */
+#if defined(__linux__)
+#include <sched.h>
+#endif
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -50,6 +55,51 @@ void test_unpark_before_park(void)
 	EXPECT(tparker_timed_out(&p), "timed_out false after a real timeout");
 	tparker_destroy(&p);
 }
+
+/* ---- the waker's CPU ------------------------------------------------------ */
+
+#if defined(__linux__)
+/* Word protocol 1: unpark_lock stores its caller's CPU after the word, the
+ * header's inline step (one load from glibc's rseq area) and the library's
+ * alike. Pinned to each allowed CPU in turn (up to 8), an unpark_lock of an
+ * awake owner must leave that CPU there. */
+void test_waker_cpu(void)
+{
+	cpu_set_t all, one;
+	tparker_t p;
+	int tried = 0;
+
+	begin_test("unpark_lock records the waker's CPU");
+	init_parker(&p, def);
+	if (p.tparker_words_[TPARKER_PROTOCOL_OFFSET_ / 4] != TPARKER_WORD_PROTOCOL_V1) {
+		tparker_destroy(&p);
+		return; /* not a word-protocol backend: nothing is recorded */
+	}
+	EXPECT(sched_getaffinity(0, sizeof(all), &all) == 0, "sched_getaffinity failed");
+	for (int cpu = 0; cpu < CPU_SETSIZE && tried < 8; cpu++) {
+		if (!CPU_ISSET(cpu, &all))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		if (sched_setaffinity(0, sizeof(one), &one) != 0)
+			continue;
+		tried++;
+		/* The kernel moves the thread before sched_setaffinity returns. */
+		EXPECT(sched_getcpu() == cpu, "pinned to CPU %d, running on %d", cpu,
+		       sched_getcpu());
+		tparker_prepare_park(&p);
+		tparker_unpark(tparker_unpark_lock(&p));
+		uint32_t waker = __atomic_load_n(&p.tparker_words_[TPARKER_STATE_OFFSET_ / 4 + 1],
+						 __ATOMIC_RELAXED);
+		EXPECT(waker == (uint32_t)cpu, "unpark_lock on CPU %d recorded CPU %d", cpu,
+		       (int)waker);
+		tparker_park(&p);
+	}
+	EXPECT(sched_setaffinity(0, sizeof(all), &all) == 0, "cannot restore the affinity");
+	EXPECT(tried > 0, "no CPU could be pinned");
+	tparker_destroy(&p);
+}
+#endif
 
 /* ---- ping-pong ------------------------------------------------------------ */
 

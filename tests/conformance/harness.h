@@ -187,6 +187,9 @@ void solo_run(const char *what, enum solo_mode mode, struct timespec deadline, l
 
 /* fastpath.c */
 void test_unpark_before_park(void);
+#if defined(__linux__)
+void test_waker_cpu(void);
+#endif
 void test_pingpong(void);
 void test_memory_ordering(void);
 /* deadlines.c */

@@ -68,6 +68,9 @@ int main(int argc, char **argv)
 		void (*fn)(void);
 	} tests[] = {
 		{"unpark before park", test_unpark_before_park},
+#if defined(__linux__)
+		{"unpark_lock records the waker's CPU", test_waker_cpu},
+#endif
 		{"ping-pong, 100000 round trips", test_pingpong},
 		{"short timeouts are never early", test_timeouts},
 		{"past deadlines return at once", test_past_deadlines},
