@@ -41,6 +41,9 @@ struct bench_variant {
 	size_t parker_size;		       /* bytes allocated per parker */
 	size_t memory;			       /* bytes per parker, as reported */
 	bool is_default;
+	/* A reference for the fast path only (no park that sleeps): the
+	 * other benchmarks skip it and their tables leave it out. */
+	bool fastpath_only;
 };
 
 uint64_t bench_now_ns(void);

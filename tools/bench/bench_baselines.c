@@ -317,7 +317,58 @@ static const struct bench_ops cxx_ops = {
     .unpark = bench_cxx_unpark,
     .fastpath = bench_cxx_fastpath,
 };
+
+static const struct bench_ops cxx_seq_cst_ops = {
+    .init = cx_init,
+    .destroy = bench_cxx_destroy,
+    .fastpath = bench_cxx_fastpath_seq_cst,
+};
 #endif
+
+/* ---- cas-floor -------------------------------------------------------------
+ * The fast path's floor on this CPU: a parker whose unparker must learn, in
+ * one atomic step, whether the owner went to sleep (or it could lose the
+ * wakeup) pays at least one read-modify-write per cycle. This is that cycle
+ * and nothing else: store PARKED, compare-exchange PARKED -> UNPARKED, load;
+ * no CPU recorded, no library, no wake. */
+
+static int floor_init(const struct bench_variant *v, void *p)
+{
+	(void)v;
+	atomic_init((_Atomic uint32_t *)p, 0);
+	return 0;
+}
+
+static void floor_destroy(void *p)
+{
+	(void)p;
+}
+
+static inline void floor_prepare_park(void *p)
+{
+	atomic_store_explicit((_Atomic uint32_t *)p, 1, memory_order_relaxed);
+}
+
+static inline void floor_unpark(void *p)
+{
+	uint32_t parked = 1;
+	atomic_compare_exchange_strong_explicit((_Atomic uint32_t *)p, &parked, 0,
+						memory_order_release, memory_order_relaxed);
+}
+
+static inline void floor_park(void *p)
+{
+	while (atomic_load_explicit((_Atomic uint32_t *)p, memory_order_acquire) != 0)
+		;
+}
+
+BENCH_DEFINE_FASTPATH(floor_fastpath, floor_prepare_park, floor_unpark, floor_park)
+
+static const struct bench_ops floor_ops = {
+    .init = floor_init,
+    .destroy = floor_destroy,
+    .fastpath = floor_fastpath,
+};
 
 static void baseline(struct bench_variant *v, const char *name, const struct bench_ops *ops,
 		     size_t size)
@@ -344,6 +395,14 @@ size_t bench_baselines(struct bench_variant *out, size_t max)
 #if defined(HAVE_CXX_BASELINE)
 	if (n < max)
 		baseline(&out[n++], "cxx20-atomic", &cxx_ops, bench_cxx_size());
+	if (n < max) {
+		baseline(&out[n], "cxx20-seq-cst", &cxx_seq_cst_ops, bench_cxx_size());
+		out[n++].fastpath_only = true;
+	}
 #endif
+	if (n < max) {
+		baseline(&out[n], "cas-floor", &floor_ops, sizeof(_Atomic uint32_t));
+		out[n++].fastpath_only = true;
+	}
 	return n;
 }

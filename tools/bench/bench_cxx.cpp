@@ -43,6 +43,18 @@ inline void unpark(void *p)
 	c->parked.notify_one();
 }
 
+// The same with the default (seq_cst) store. libstdc++ 12's notify_one
+// reads its waiter count with a plain load: after a release store, x86 may
+// perform that read before the store is visible, so a waiter that counted
+// itself in and then saw the old value sleeps while the notifier saw no
+// waiter (a lost wakeup). A seq_cst store (an xchg on x86) orders the two.
+inline void unpark_seq_cst(void *p)
+{
+	cxx_parker *c = of(p);
+	c->parked.store(0);
+	c->parked.notify_one();
+}
+
 uint64_t now_ns()
 {
 	struct timespec t;
@@ -88,13 +100,24 @@ void bench_cxx_unpark(void *p)
 	unpark(p);
 }
 
-// The loop here, so that the calls inline as in a C++ program.
+// The loops here, so that the calls inline as in a C++ program.
 uint64_t bench_cxx_fastpath(void *p, uint64_t n)
 {
 	uint64_t t0 = now_ns();
 	for (uint64_t i = 0; i < n; i++) {
 		prepare(p);
 		unpark(p);
+		park(p);
+	}
+	return now_ns() - t0;
+}
+
+uint64_t bench_cxx_fastpath_seq_cst(void *p, uint64_t n)
+{
+	uint64_t t0 = now_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		prepare(p);
+		unpark_seq_cst(p);
 		park(p);
 	}
 	return now_ns() - t0;

@@ -23,6 +23,8 @@ void bench_cxx_park(void *p);
 bool bench_cxx_timed_out(void *p);
 void bench_cxx_unpark(void *p);
 uint64_t bench_cxx_fastpath(void *p, uint64_t n);
+/* The fast path with a seq_cst store before notify_one (bench_cxx.cpp). */
+uint64_t bench_cxx_fastpath_seq_cst(void *p, uint64_t n);
 
 #ifdef __cplusplus
 }

@@ -212,7 +212,7 @@ static int collect_variants(const struct opts *o, struct bench_variant *v, size_
 		fprintf(stderr, "tparker: bench: %s\n", strerror(err));
 		return CLI_FAILED;
 	}
-	for (size_t i = 0; i < s.n && n < MAX_VARIANTS - 4; i++) {
+	for (size_t i = 0; i < s.n && n < MAX_VARIANTS - 8; i++) {
 		const struct scan_entry *e = &s.v[i];
 		if (e->shadowed_by >= 0 || (o->nbackends && !name_listed(o, e->name)))
 			continue;
@@ -411,8 +411,9 @@ int cmd_bench(int argc, char **argv)
 	unsigned total = 0, done = 0;
 	for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++)
 		if (o.only[units[u].bench])
-			total +=
-			    (units[u].bench == B_MEMORY ? 1 : c.rounds) * (unsigned)r.nvariants;
+			for (size_t vi = 0; vi < r.nvariants; vi++)
+				if (units[u].bench == B_FASTPATH || !variants[vi].fastpath_only)
+					total += units[u].bench == B_MEMORY ? 1 : c.rounds;
 
 	bench_watchdog_start();
 	uint64_t t_start = bench_now_ns();
@@ -430,7 +431,7 @@ int cmd_bench(int argc, char **argv)
 		for (unsigned round = 0; round < rounds; round++) {
 			for (size_t vi = 0; vi < r.nvariants; vi++) {
 				const struct bench_variant *v = &variants[vi];
-				if (hung[vi])
+				if (hung[vi] || (v->fastpath_only && un->bench != B_FASTPATH))
 					continue;
 				bench_progress(un->label, round + 1, rounds, v->name, done++,
 					       total);

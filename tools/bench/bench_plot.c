@@ -76,6 +76,8 @@ static int write_files(const char *dir, const struct bench_results *r, const cha
 	if (!(f = fopen(name, "w")))
 		return errno;
 	for (size_t v = 0; v < r->nvariants; v++) {
+		if (r->variants[v].fastpath_only)
+			continue;
 		fprintf(f, "\"%s\"", r->variants[v].name);
 		us(f, bench_result_median(r, v, BM_PINGPONG));
 		us(f, bench_result_median(r, v, BM_PINGPONG_PINNED));
@@ -138,8 +140,10 @@ static int write_files(const char *dir, const struct bench_results *r, const cha
 			snprintf(name, sizeof(name), "%s/storm%d.dat", dir, which);
 			fprintf(f, "plot ");
 			/* Baselines dashed, so the library's lines stand out. */
-			for (size_t v = 0; v < r->nvariants; v++) {
-				fprintf(f, "%s", v ? ", \\\n  " : "");
+			for (size_t v = 0, shown = 0; v < r->nvariants; v++) {
+				if (r->variants[v].fastpath_only)
+					continue;
+				fprintf(f, "%s", shown++ ? ", \\\n  " : "");
 				gp_quote(f, name);
 				fprintf(f, " using 1:%zu with linespoints lw 2 dt %d title ", v + 2,
 					r->variants[v].kind == BENCH_BASELINE ? 2 : 1);

@@ -150,6 +150,8 @@ static void print_group(const struct bench_results *r, const char *title, int fi
 	printf("\n");
 	for (size_t v = 0; v < r->nvariants; v++) {
 		const struct bench_variant *bv = &r->variants[v];
+		if (bv->fastpath_only && first != BM_FASTPATH)
+			continue;
 		printf("%c %-18s", bv->is_default ? '*' : ' ', bv->name);
 		for (int m = first; m < first + count; m++) {
 			char val[32], ratio[32];
@@ -207,43 +209,79 @@ static void print_spread(const struct bench_results *r, int m)
 	}
 }
 
-/* Issue 5 asks for dispatch cost per call: API minus direct, over the four
- * calls of a fast-path cycle. */
+/* The dispatch cost per call: API minus direct, over the four calls of a
+ * fast-path cycle. */
 #define FASTPATH_CALLS 4
 
-static bool dispatch_cost(const struct bench_results *r, const char **name, double *per_call)
+/* Median over rounds of (a - b) in the same round, so both sides saw the
+ * same machine. */
+static double median_diff(const struct bench_results *r, size_t a, size_t b, int m)
 {
-	size_t api = r->nvariants, direct = r->nvariants;
-	for (size_t v = 0; v < r->nvariants; v++) {
-		if (r->variants[v].kind == BENCH_DIRECT)
-			direct = v;
-		else if (r->variants[v].kind == BENCH_API && r->variants[v].is_default)
-			api = v;
-	}
-	if (api == r->nvariants || direct == r->nvariants || !r->metric_run[BM_FASTPATH])
-		return false;
-	/* Per round, so both sides saw the same machine. */
 	double d[1000];
 	size_t n = 0;
 	for (unsigned i = 0; i < r->rounds && n < 1000; i++) {
-		double a = *bench_cell(r, api, BM_FASTPATH, i);
-		double b = *bench_cell(r, direct, BM_FASTPATH, i);
-		if (!isnan(a) && !isnan(b))
-			d[n++] = (a - b) / FASTPATH_CALLS;
+		double x = *bench_cell(r, a, m, i), y = *bench_cell(r, b, m, i);
+		if (!isnan(x) && !isnan(y))
+			d[n++] = x - y;
 	}
+	return bench_median(d, n);
+}
+
+/* The default backend's API variant, or r->nvariants. */
+static size_t default_api(const struct bench_results *r)
+{
+	for (size_t v = 0; v < r->nvariants; v++)
+		if (r->variants[v].kind == BENCH_API && r->variants[v].is_default)
+			return v;
+	return r->nvariants;
+}
+
+static size_t variant_named(const struct bench_results *r, const char *name)
+{
+	for (size_t v = 0; v < r->nvariants; v++)
+		if (strcmp(r->variants[v].name, name) == 0)
+			return v;
+	return r->nvariants;
+}
+
+static bool dispatch_cost(const struct bench_results *r, const char **name, double *per_call)
+{
+	size_t api = default_api(r), direct = r->nvariants;
+	for (size_t v = 0; v < r->nvariants; v++)
+		if (r->variants[v].kind == BENCH_DIRECT)
+			direct = v;
+	if (api == r->nvariants || direct == r->nvariants || !r->metric_run[BM_FASTPATH])
+		return false;
 	*name = r->variants[api].name;
-	*per_call = bench_median(d, n);
+	*per_call = median_diff(r, api, direct, BM_FASTPATH) / FASTPATH_CALLS;
 	return !isnan(*per_call);
+}
+
+/* The default backend above cas-floor, the cycle with one compare-exchange
+ * and nothing else. */
+static bool floor_gap(const struct bench_results *r, const char **name, double *gap)
+{
+	size_t api = default_api(r), floor = variant_named(r, "cas-floor");
+	if (api == r->nvariants || floor == r->nvariants || !r->metric_run[BM_FASTPATH])
+		return false;
+	*name = r->variants[api].name;
+	*gap = median_diff(r, api, floor, BM_FASTPATH);
+	return !isnan(*gap);
 }
 
 static void print_dispatch(const struct bench_results *r)
 {
 	const char *name;
-	double per_call;
-	if (dispatch_cost(r, &name, &per_call))
+	double ns;
+	if (dispatch_cost(r, &name, &ns))
 		printf("  dispatch: %s through the API minus %s-direct = %.1f ns per call "
 		       "(median over rounds; %d calls per cycle)\n",
-		       name, name, per_call, FASTPATH_CALLS);
+		       name, name, ns, FASTPATH_CALLS);
+	if (floor_gap(r, &name, &ns))
+		printf("  floor: %s minus cas-floor (one compare-exchange, the least a parker "
+		       "pays that\n    learns atomically whether its owner sleeps) = %.1f ns per "
+		       "cycle (median over rounds)\n",
+		       name, ns);
 }
 
 static void print_pthread_vs_condvar(const struct bench_results *r)
@@ -379,6 +417,8 @@ void bench_print_json(const struct bench_results *r)
 	double per_call;
 	printf(",\n  \"dispatch_ns_per_call\": ");
 	json_number(dispatch_cost(r, &dname, &per_call) ? per_call : NAN);
+	printf(",\n  \"above_cas_floor_ns\": ");
+	json_number(floor_gap(r, &dname, &per_call) ? per_call : NAN);
 	printf(",\n  \"pthread_vs_raw_condvar\": {");
 	size_t pt, cv;
 	if (pthread_pair(r, &pt, &cv)) {
