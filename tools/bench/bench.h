@@ -76,6 +76,7 @@ enum bench_metric {
 	BM_PINGPONG,
 	BM_PINGPONG_PINNED,
 	BM_PINGPONG_RELEASED, /* both pinned to one CPU for a warm-up, then free */
+	BM_PINGPONG_LOADED,   /* unpinned, beside two busy loops */
 	BM_STORM,	      /* BENCH_STORM_KS triples: wakes/s, latency median, latency p99 */
 	BM_TIMEOUT_MED = BM_STORM + 3 * BENCH_STORM_KS,
 	BM_TIMEOUT_P99,
@@ -110,7 +111,7 @@ struct bench_cfg {
  * failure ends the run through bench_fail(). */
 void bench_fastpath(const struct bench_variant *v, const struct bench_cfg *c, double *out);
 /* How the two threads of a ping-pong may be placed; BM_PINGPONG + mode. */
-enum bench_pp_mode { BENCH_PP_UNPINNED, BENCH_PP_PINNED, BENCH_PP_RELEASED };
+enum bench_pp_mode { BENCH_PP_UNPINNED, BENCH_PP_PINNED, BENCH_PP_RELEASED, BENCH_PP_LOADED };
 void bench_pingpong(const struct bench_variant *v, const struct bench_cfg *c,
 		    enum bench_pp_mode mode, double *out);
 void bench_storm(const struct bench_variant *v, const struct bench_cfg *c, unsigned k_index,

@@ -148,11 +148,26 @@ static void *pingpong_a(void *arg)
 	return NULL;
 }
 
+/* Loaded mode: a loaded machine, made of threads that never block. */
+#define PP_BUSY_LOOPS 2
+
+static void *busy_loop(void *arg)
+{
+	atomic_bool *stop = arg;
+	while (!atomic_load_explicit(stop, memory_order_relaxed))
+		for (int i = 0; i < 64; i++)
+			tparker_cpu_relax();
+	return NULL;
+}
+
 void bench_pingpong(const struct bench_variant *v, const struct bench_cfg *c,
 		    enum bench_pp_mode mode, double *out)
 {
 	int m = BM_PINGPONG + (int)mode;
-	bool pinned = mode != BENCH_PP_UNPINNED;
+	bool pinned = mode == BENCH_PP_PINNED || mode == BENCH_PP_RELEASED;
+	pthread_t busy[PP_BUSY_LOOPS];
+	int nbusy = mode == BENCH_PP_LOADED ? PP_BUSY_LOOPS : 0;
+	atomic_bool busy_stop;
 	if (pinned && c->pin_cpu < 0) {
 		out[m] = NAN;
 		return;
@@ -174,10 +189,16 @@ void bench_pingpong(const struct bench_variant *v, const struct bench_cfg *c,
 	atomic_init(&pp.to_b, 0);
 	atomic_init(&pp.stop, false);
 	atomic_init(&pp.b_ready, 0);
+	atomic_init(&busy_stop, false);
+	for (int i = 0; i < nbusy; i++)
+		busy[i] = start_thread(busy_loop, &busy_stop);
 	pthread_t b = start_thread(pingpong_b, &pp);
 	pthread_t a = start_thread(pingpong_a, &pp);
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
+	atomic_store_explicit(&busy_stop, true, memory_order_relaxed);
+	for (int i = 0; i < nbusy; i++)
+		pthread_join(busy[i], NULL);
 	bench_parker_free(v, pp.pa);
 	bench_parker_free(v, pp.pb);
 	out[m] = (double)pp.elapsed_ns / (double)pp.trips;

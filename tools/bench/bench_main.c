@@ -36,6 +36,7 @@ static const struct unit units[] = {
     {B_PINGPONG, "pingpong", BENCH_PP_UNPINNED},
     {B_PINGPONG, "pingpong pinned", BENCH_PP_PINNED},
     {B_PINGPONG, "pingpong released", BENCH_PP_RELEASED},
+    {B_PINGPONG, "pingpong loaded", BENCH_PP_LOADED},
     {B_STORM, "storm K=1", 0},
     {B_STORM, "storm K=4", 1},
     {B_STORM, "storm K=16", 2},
@@ -357,7 +358,7 @@ static bool run_guarded(const struct unit *u, const struct bench_variant *v,
 
 static const int unit_metrics[B_COUNT][2] = {
     [B_FASTPATH] = {BM_FASTPATH, BM_FASTPATH + 1},
-    [B_PINGPONG] = {BM_PINGPONG, BM_PINGPONG_RELEASED + 1},
+    [B_PINGPONG] = {BM_PINGPONG, BM_PINGPONG_LOADED + 1},
     [B_STORM] = {BM_STORM, BM_STORM + 3 * BENCH_STORM_KS},
     [B_TIMEOUT] = {BM_TIMEOUT_MED, BM_TIMEOUT_EARLY + 1},
     [B_IDLE] = {BM_IDLE, BM_IDLE + 1},

@@ -25,6 +25,7 @@ const struct bench_metric_info bench_metrics[BM_COUNT] = {
     [BM_PINGPONG] = {"pingpong_ns", "unpinned", BU_NS, false},
     [BM_PINGPONG_PINNED] = {"pingpong_pinned_ns", "one CPU", BU_NS, false},
     [BM_PINGPONG_RELEASED] = {"pingpong_released_ns", "released", BU_NS, false},
+    [BM_PINGPONG_LOADED] = {"pingpong_loaded_ns", "loaded", BU_NS, false},
     STORM_WAKES(0, 1),
     STORM_MED(0, 1),
     STORM_P99(0, 1),
@@ -326,8 +327,9 @@ void bench_print_table(const struct bench_results *r)
 	print_dispatch(r);
 	print_group(r,
 		    "ping-pong: round trip between two threads (unpinned / both pinned to one "
-		    "CPU / pinned to one CPU for the first eighth, then released)",
-		    BM_PINGPONG, 3);
+		    "CPU / pinned to one CPU for the first eighth, then released / unpinned "
+		    "beside two busy loops)",
+		    BM_PINGPONG, 4);
 	print_spread(r, BM_PINGPONG);
 	print_spread(r, BM_PINGPONG_RELEASED);
 	for (int k = 0; k < BENCH_STORM_KS; k++) {
