@@ -234,7 +234,7 @@ void tp_os_sleep_until(const struct timespec *until)
 	struct timespec now = tparker_now();
 	if (!tparker_ts_before(&now, until))
 		return;
-	/* The spin loop sleeps 10 ms at most: a far time is only a bound. */
+	/* The spin loop sleeps 100 ms at most: a far time is only a bound. */
 	if (until->tv_sec - now.tv_sec >= 100) {
 		Sleep(100000);
 		return;
