@@ -118,6 +118,9 @@ void bench_storm(const struct bench_variant *v, const struct bench_cfg *c, unsig
 		 double *out);
 void bench_timeout(const struct bench_variant *v, const struct bench_cfg *c, double *out);
 void bench_idle(const struct bench_variant *v, const struct bench_cfg *c, double *out);
+/* k threads that only sleep 1 us and wake, for ns: the time between two
+ * wakes of one of them (k / wakes per second of all). */
+double bench_poll_interval(unsigned k, uint64_t ns);
 void bench_memory(const struct bench_variant *v, const struct bench_cfg *c, double *out);
 
 /* ---- bench_util.c ------------------------------------------------------------ */
@@ -170,6 +173,10 @@ struct bench_results {
 	char loadavg[64];
 	long cpus;
 	double seconds;
+	/* With the storm and the spin backend: how often each of the largest
+	 * storm's K threads can wake when all they do is sleep 1 us and wake
+	 * (bench_poll_interval); NAN when not measured. */
+	double poll_interval_ns;
 };
 
 double *bench_cell(const struct bench_results *r, size_t v, int m, unsigned round);

@@ -319,6 +319,51 @@ void bench_storm(const struct bench_variant *v, const struct bench_cfg *c, unsig
 	free(s.t);
 }
 
+/* ---- the polling ceiling of the largest storm ----------------------------------
+ * A parker that polls (spin) notices an unpark only when it wakes to look,
+ * so among K parked threads it can do no better than the machine lets K
+ * threads wake: here K threads do nothing but sleep 1 us and wake. */
+
+struct poller {
+	atomic_bool *stop;
+	uint64_t wakes;
+	pthread_t thread;
+};
+
+static void *poller_main(void *arg)
+{
+	struct poller *p = arg;
+	while (!atomic_load_explicit(p->stop, memory_order_relaxed)) {
+		bench_sleep_ns(1000);
+		p->wakes++;
+	}
+	return NULL;
+}
+
+double bench_poll_interval(unsigned k, uint64_t ns)
+{
+	struct poller *p = calloc(k, sizeof(*p));
+	atomic_bool stop;
+	uint64_t wakes = 0;
+	if (!p)
+		bench_fail("out of memory");
+	atomic_init(&stop, false);
+	uint64_t t0 = bench_now_ns();
+	for (unsigned i = 0; i < k; i++) {
+		p[i].stop = &stop;
+		p[i].thread = start_thread(poller_main, &p[i]);
+	}
+	bench_sleep_ns(ns);
+	atomic_store_explicit(&stop, true, memory_order_relaxed);
+	for (unsigned i = 0; i < k; i++) {
+		pthread_join(p[i].thread, NULL);
+		wakes += p[i].wakes;
+	}
+	uint64_t elapsed = bench_now_ns() - t0;
+	free(p);
+	return wakes ? (double)elapsed * k / (double)wakes : NAN;
+}
+
 /* ---- timeout accuracy: park_until(now + 1 ms), nobody unparks ------------------ */
 
 void bench_timeout(const struct bench_variant *v, const struct bench_cfg *c, double *out)

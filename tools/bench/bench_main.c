@@ -467,6 +467,11 @@ int cmd_bench(int argc, char **argv)
 		}
 	}
 	bench_progress_clear();
+	r.poll_interval_ns = NAN;
+	for (size_t vi = 0; vi < r.nvariants && o.only[B_STORM]; vi++)
+		if (variants[vi].kind == BENCH_API && strcmp(variants[vi].name, "spin") == 0)
+			r.poll_interval_ns = bench_poll_interval(bench_storm_k[BENCH_STORM_KS - 1],
+								 c.quick ? 50000000 : 300000000);
 	r.seconds = (double)(bench_now_ns() - t_start) / 1e9;
 
 	const char *notes[] = {

@@ -340,6 +340,14 @@ void bench_print_table(const struct bench_results *r)
 			 bench_storm_k[k], bench_storm_k[k]);
 		print_group(r, title, BM_STORM + 3 * k, 3);
 	}
+	if (!isnan(r->poll_interval_ns)) {
+		char iv[32];
+		fmt_value(iv, sizeof(iv), r->poll_interval_ns, BU_NS);
+		printf("  polling ceiling: %u threads that only sleep 1 us and wake, nothing else "
+		       "running,\n    wake each every %s; spin's median latency at K=%u cannot be "
+		       "much below half that\n",
+		       bench_storm_k[BENCH_STORM_KS - 1], iv, bench_storm_k[BENCH_STORM_KS - 1]);
+	}
 	print_group(r, "timeout: park_until(now + 1 ms), nobody unparks: overshoot, early returns",
 		    BM_TIMEOUT_MED, 3);
 	print_group(r, "idle: CPU time used by 8 parked threads per second parked", BM_IDLE, 1);
@@ -421,6 +429,8 @@ void bench_print_json(const struct bench_results *r)
 	json_number(dispatch_cost(r, &dname, &per_call) ? per_call : NAN);
 	printf(",\n  \"above_cas_floor_ns\": ");
 	json_number(floor_gap(r, &dname, &per_call) ? per_call : NAN);
+	printf(",\n  \"storm_poll_interval_ns\": ");
+	json_number(r->poll_interval_ns);
 	printf(",\n  \"pthread_vs_raw_condvar\": {");
 	size_t pt, cv;
 	if (pthread_pair(r, &pt, &cv)) {
