@@ -100,6 +100,13 @@ void tp_dl_close(void *handle);
  * (may be NULL) is the name the file name promises. */
 int tp_validate(const struct tparker_backend *src, const char *expect_name,
 		struct tparker_backend *out, char *why, size_t why_len);
+/* validate.c: a loaded file lacks TPARKER_BACKEND_ENTRY_NAME. When it
+ * exports another ABI major's entry (has(handle, name) says whether a
+ * symbol exists), EPROTO and the reason names that major, as the table's
+ * version would be named; else ENOEXEC and "no entry symbol ...". Shared by
+ * the loaders, so every platform words it the same. */
+int tp_entry_missing(void *handle, bool (*has)(void *handle, const char *name), char *why,
+		     size_t why_len);
 bool tp_valid_name(const char *name, size_t len);
 
 /* registry.c: adopted backends, append-only, never removed. */

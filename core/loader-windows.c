@@ -107,6 +107,11 @@ fail:
 	return NULL;
 }
 
+static bool tp_win_has(void *handle, const char *name)
+{
+	return GetProcAddress((HMODULE)handle, name) != NULL;
+}
+
 int tp_dl_load(const char *path, void **handle, tparker_backend_entry_fn *entry, char *why,
 	       size_t why_len)
 {
@@ -145,27 +150,9 @@ int tp_dl_load(const char *path, void **handle, tparker_backend_entry_fn *entry,
 	}
 	FARPROC sym = GetProcAddress(h, TPARKER_BACKEND_ENTRY_NAME);
 	if (!sym) {
-		/* A plugin of another ABI major exports that major's entry
-		 * symbol: name it, as the table's version would be named. */
-		int major = -1;
-		for (int m = 0; m < 10 && major < 0; m++) {
-			char name[40];
-			snprintf(name, sizeof(name), "tparker_backend_entry_v%d", m);
-			if (m != TPARKER_BACKEND_ABI_MAJOR && GetProcAddress(h, name))
-				major = m;
-		}
-		if (major >= 0)
-			snprintf(why, why_len,
-				 "built for ABI major %d (exports tparker_backend_entry_v%d, "
-				 "not " TPARKER_BACKEND_ENTRY_NAME "), this libtparker speaks "
-				 "major %d",
-				 major, major, TPARKER_BACKEND_ABI_MAJOR);
-		else
-			snprintf(why, why_len,
-				 "no entry symbol " TPARKER_BACKEND_ENTRY_NAME
-				 " (not a libtparker plugin, or one of another ABI major)");
+		int missing = tp_entry_missing(h, tp_win_has, why, why_len);
 		FreeLibrary(h);
-		return major >= 0 ? EPROTO : ENOEXEC;
+		return missing;
 	}
 	*handle = h;
 	_Static_assert(sizeof(sym) == sizeof(*entry), "function pointers have one size");

@@ -9,6 +9,12 @@
 
 #include "internal.h"
 
+static bool tp_dl_has(void *handle, const char *name)
+{
+	dlerror();
+	return dlsym(handle, name) != NULL;
+}
+
 int tp_dl_load(const char *path, void **handle, tparker_backend_entry_fn *entry, char *why,
 	       size_t why_len)
 {
@@ -32,11 +38,9 @@ int tp_dl_load(const char *path, void **handle, tparker_backend_entry_fn *entry,
 	dlerror();
 	void *sym = dlsym(h, TPARKER_BACKEND_ENTRY_NAME);
 	if (!sym) {
-		snprintf(why, why_len,
-			 "no entry symbol " TPARKER_BACKEND_ENTRY_NAME
-			 " (not a libtparker plugin, or one of another ABI major)");
+		int err = tp_entry_missing(h, tp_dl_has, why, why_len);
 		dlclose(h);
-		return ENOEXEC;
+		return err;
 	}
 	*handle = h;
 	/* POSIX guarantees a function pointer survives the round trip. */

@@ -21,6 +21,26 @@ static const struct tp_required_op tp_required_ops[] = {
 #undef TP_OP
 /* clang-format on */
 
+int tp_entry_missing(void *handle, bool (*has)(void *handle, const char *name), char *why,
+		     size_t why_len)
+{
+	for (int m = 0; m < 10; m++) {
+		char name[40];
+		snprintf(name, sizeof(name), "tparker_backend_entry_v%d", m);
+		if (m == TPARKER_BACKEND_ABI_MAJOR || !has(handle, name))
+			continue;
+		snprintf(why, why_len,
+			 "built for ABI major %d (exports %s, not " TPARKER_BACKEND_ENTRY_NAME
+			 "), this libtparker speaks major %d",
+			 m, name, TPARKER_BACKEND_ABI_MAJOR);
+		return EPROTO;
+	}
+	snprintf(why, why_len,
+		 "no entry symbol " TPARKER_BACKEND_ENTRY_NAME
+		 " (not a libtparker plugin, or one of another ABI major)");
+	return ENOEXEC;
+}
+
 int tp_validate(const struct tparker_backend *src, const char *expect_name,
 		struct tparker_backend *out, char *why, size_t why_len)
 {
