@@ -88,12 +88,13 @@ done
 # (futex2 left out), natively: conformance, select (the choice, `tparker
 # list`), loader and faults, each backend required to be the one in use
 # (TPTEST_REQUIRE_BACKEND: no quiet fallback to spin), and a program linked
-# with the installed libtparker.a by `pkg-config --static` (static-consumer).
+# with the installed libtparker.a by `pkg-config --static` (static-consumer)
+# and by CMake's find_package (cmake-consumer).
 dir=build-static
 build_dir $dir -Ddefault_library=static -Dbuiltin_plugins=futex,pthread -Dfutex2=disabled
 run env TPTEST_REQUIRE_BACKEND=1 meson test -C $dir --print-errorlogs --num-processes 2 \
 	--suite conformance --suite select --suite loader --suite faults
-run meson test -C $dir --print-errorlogs static-consumer
+run meson test -C $dir --print-errorlogs static-consumer cmake-consumer
 
 # i386, both time_t sizes: the default suites as on the other ports
 # (conformance inline and not, loader, select, faults, stress-short), and
