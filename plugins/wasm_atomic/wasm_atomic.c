@@ -14,8 +14,14 @@
  * CPU number is known to tell a waker on our own CPU from one elsewhere.
  *
  * Not every thread may wait: a browser's main thread traps on wait32 (and
- * on Atomics.wait), so the probe declines there and that thread's program
- * gets spin. Node lets every thread wait, its main thread included.
+ * on Atomics.wait). The backend is chosen once, on the thread that starts
+ * the program (a page's main thread, even with -sPROXY_TO_PTHREAD), and
+ * serves every thread: one that may not block waits in Emscripten's own
+ * emulation (emscripten_futex_wait), which busy-waits there and meanwhile
+ * runs the calls other threads proxy to it, as Emscripten's mutexes do, so
+ * that a worker that must reach the page's thread before it unparks can.
+ * Workers wait in wait32. Node lets every thread wait, its main thread
+ * included.
  *
  * V8 11.3's baseline compiler (Liftoff, node 20) clobbers values held in
  * registers across memory.atomic.wait32; programs link with
@@ -29,7 +35,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <math.h>
 #include <sched.h>
+
+#include <emscripten/threading.h>
 
 #include "tparker/backend.h"
 
@@ -88,25 +97,55 @@ static __attribute__((noinline)) int32_t wa_wait_keeps(_Atomic uint32_t *word, i
 	return value + a + b + c;
 }
 
+/* Whether wait32 keeps values here: 0 not known yet, 1 yes, -1 no. Found
+ * by the probe when it runs on a thread that may block, else by the first
+ * wait of one (a page's main thread cannot run the test). */
+static _Atomic int wa_wait32_ok;
+
+/* What came back for 42 in the check that said no. */
+static _Atomic int32_t wa_wait32_got;
+
+static int wa_wait32_check(void)
+{
+	int ok = atomic_load_explicit(&wa_wait32_ok, memory_order_relaxed);
+	if (ok == 0) {
+		_Atomic uint32_t word = WA_UNPARKED;
+		int32_t got = wa_wait_keeps(&word, 42) - 3 * WA_NOT_EQUAL;
+		ok = got == 42 ? 1 : -1;
+		atomic_store_explicit(&wa_wait32_got, got, memory_order_relaxed);
+		atomic_store_explicit(&wa_wait32_ok, ok, memory_order_relaxed);
+	}
+	return ok;
+}
+
+/* Wait while the word is SLEEPING, at most ns (< 0: no limit); any return
+ * is only a reason to look at the word again. wait32 where this thread may
+ * block and the engine keeps values across it; else Emscripten's own wait,
+ * which on a page's main thread busy-waits and runs the calls proxied to
+ * it, and elsewhere keeps wait32 out of this function. */
+static void wa_wait(_Atomic uint32_t *word, int64_t ns)
+{
+	if (_emscripten_thread_supports_atomics_wait() && wa_wait32_check() > 0)
+		__builtin_wasm_memory_atomic_wait32(wa_addr(word), WA_SLEEPING, ns);
+	else
+		emscripten_futex_wait(word, WA_SLEEPING, ns < 0 ? INFINITY : (double)ns / 1e6);
+}
+
 static int wa_probe(const struct tparker_host *host, char *why, size_t why_len)
 {
 	(void)host;
-	if (!_emscripten_thread_supports_atomics_wait()) {
-		snprintf(why, why_len,
-			 "this thread may not block: it is a browser's main thread, where "
-			 "memory.atomic.wait32 traps (the backend is chosen on the thread that "
-			 "starts the program, the page's own even with -sPROXY_TO_PTHREAD)");
-		return EPERM;
-	}
-	_Atomic uint32_t word = WA_UNPARKED;
-	int32_t got = wa_wait_keeps(&word, 42);
-	if (got != 42 + 3 * WA_NOT_EQUAL) {
+	/* A thread that may not block cannot run the check (wait32 traps
+	 * there, whatever its timeout); it is left to the first wait of a
+	 * thread that may, which then falls back to Emscripten's wait. */
+	if (!_emscripten_thread_supports_atomics_wait())
+		return 0;
+	if (wa_wait32_check() < 0) {
 		snprintf(why, why_len,
 			 "this engine miscompiles memory.atomic.wait32 (a value kept across it "
 			 "came back as %d, not %d: V8 11.3's Liftoff, node 20): link with "
 			 "--pre-js tparker-noliftoff.js (pkg-config --libs tparker) or run "
 			 "node --no-liftoff",
-			 (int)got - 3 * WA_NOT_EQUAL, 42);
+			 (int)atomic_load_explicit(&wa_wait32_got, memory_order_relaxed), 42);
 		return ENOTSUP;
 	}
 	return 0;
@@ -155,7 +194,7 @@ static void wa_park(void *state)
 		/* Woken, not-equal or a spurious return: the loop reads the
 		 * word again either way. */
 		if (wa_announce_sleep(s, v))
-			__builtin_wasm_memory_atomic_wait32(wa_addr(&s->word), WA_SLEEPING, -1);
+			wa_wait(&s->word, -1);
 	}
 }
 
@@ -188,7 +227,7 @@ static bool wa_park_until(void *state, const struct timespec *deadline)
 		if (left == 0)
 			return false;
 		if (wa_announce_sleep(s, v))
-			__builtin_wasm_memory_atomic_wait32(wa_addr(&s->word), WA_SLEEPING, left);
+			wa_wait(&s->word, left);
 	}
 }
 
@@ -213,8 +252,10 @@ static void wa_unpark(const tparker_unpark_handle_t *h)
 {
 	/* The owner may have freed the parker: a notify of memory nobody
 	 * waits on wakes nobody, and one that reaches a new owner of the
-	 * address is a spurious wakeup its loop absorbs. */
-	__builtin_wasm_memory_atomic_notify(wa_addr(h->addr), 1);
+	 * address is a spurious wakeup its loop absorbs. Emscripten's wake:
+	 * wait32's notify, and the end of a page's main thread's emulated
+	 * wait on this address (it also sees the word change by itself). */
+	emscripten_futex_wake(h->addr, 1);
 }
 
 static void wa_thread_yield(void)
